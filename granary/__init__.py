@@ -1,0 +1,1 @@
+"""Granary: multi-tenant data platform for inclusive finance."""

@@ -1,0 +1,1 @@
+"""Catalogs are data: source contracts, code tables, indicators, tags — YAML expanded by code."""

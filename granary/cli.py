@@ -1,0 +1,273 @@
+"""`granary <verb> --tenant T --date D`: the interface for provincial IT and for Airflow tasks.
+
+Heavy libraries (Spark, dbt, Great Expectations) are imported inside each command, so
+`granary --help` and cheap verbs stay fast.
+Exit codes: 0 ok, 1 the step failed (data or engine), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from granary.errors import GranaryError
+from granary.tenants import Tenant, TenantConfigError, get_tenant, load_tenants
+
+app = typer.Typer(
+    help="Granary: multi-tenant data platform for inclusive (rural) finance.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+spark_app = typer.Typer(help="The local Spark Connect server every Spark job talks to.")
+serving_app = typer.Typer(help="The PostgreSQL serving database: schemas and roles per bank.")
+superset_app = typer.Typer(help="Superset: start it, provision banks' roles, users, dashboards.")
+airflow_app = typer.Typer(help="Airflow: start the scheduler stack, trigger and wait for runs.")
+app.add_typer(spark_app, name="spark")
+app.add_typer(serving_app, name="serving")
+app.add_typer(superset_app, name="superset")
+app.add_typer(airflow_app, name="airflow")
+
+console = Console(stderr=True)
+out = Console()
+
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="bank code, e.g. qingshan")]
+DateOpt = Annotated[str, typer.Option("--date", "-d", help="business date, YYYY-MM-DD")]
+SourceOpt = Annotated[
+    list[str] | None, typer.Option("--source", "-s", help="source table(s); default: all")
+]
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a date; use YYYY-MM-DD") from None
+
+
+def _fail(exc: Exception, code: int) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code)
+
+
+def _guard(fn: Callable[[], object]) -> object:
+    """Run one step; turn known failures into a message and a meaningful exit code."""
+    try:
+        return fn()
+    except TenantConfigError as exc:
+        _fail(exc, 2)
+    except GranaryError as exc:
+        _fail(exc, 1)
+    return None
+
+
+def _tenant(code: str) -> Tenant:
+    return _guard(lambda: get_tenant(code))  # type: ignore[return-value]
+
+
+def _tenants(codes: str | None) -> list[Tenant]:
+    if not codes:
+        return _guard(load_tenants)  # type: ignore[return-value]
+    return [_tenant(c.strip()) for c in codes.split(",") if c.strip()]
+
+
+@app.command()
+def tenants(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the configured banks (validates every tenants/*.yaml)."""
+    banks = _tenants(None)
+    if as_json:
+        out.print_json(json.dumps([t.model_dump() for t in banks], ensure_ascii=False))
+        return
+    table = Table("code", "名称", "name", "county", "encoding", "customers@SF1")
+    for t in banks:
+        table.add_row(t.code, t.name_zh, t.name_en, t.county_zh, t.encoding, str(t.customers_sf1))
+    out.print(table)
+
+
+@app.command()
+def generate(
+    date_: DateOpt,
+    tenants_: Annotated[str | None, typer.Option("--tenants", help="comma list; default all")] = None,
+    days: Annotated[int, typer.Option(help="number of consecutive days ending at --date")] = 1,
+    scale: Annotated[float, typer.Option(help="scale factor; SF1 = the province's full size")] = 0.01,
+    seed: Annotated[int, typer.Option(help="same seed, same files")] = 42,
+) -> None:
+    """Write synthetic core-banking extracts into landing/<tenant>/<dt>/."""
+    from granary.generate import generate as run_generate
+
+    end = parse_date(date_)
+    dates = [end - timedelta(days=i) for i in reversed(range(days))]
+    _guard(lambda: run_generate(_tenants(tenants_), dates, scale=scale, seed=seed))
+
+
+def _step(name: str, tenant: str, date_: str, sources: list[str] | None = None) -> None:
+    from granary import pipeline
+
+    t, dt = _tenant(tenant), parse_date(date_)
+    _guard(lambda: pipeline.run_step(name, t, dt, sources=sources))
+
+
+@app.command()
+def ingest(tenant: TenantOpt, date_: DateOpt, source: SourceOpt = None) -> None:
+    """Spark: landing CSV -> ODS Parquet (typed, lineage columns), one day of one bank."""
+    _step("ingest", tenant, date_, source)
+
+
+@app.command()
+def clean(tenant: TenantOpt, date_: DateOpt, source: SourceOpt = None) -> None:
+    """Spark: ODS -> DWD (codes standardised, deduped, PII tokenised); bad rows quarantined."""
+    _step("clean", tenant, date_, source)
+
+
+@app.command()
+def validate(tenant: TenantOpt, date_: DateOpt) -> None:
+    """Great Expectations: the bank's DWD tables against suites from the source contracts."""
+    _step("validate", tenant, date_)
+
+
+@app.command()
+def transform(tenant: TenantOpt, date_: DateOpt) -> None:
+    """dbt build for one bank: DWS summaries, ADS indicators and tags, in warehouse/<bank>.duckdb."""
+    _step("transform", tenant, date_)
+
+
+@app.command()
+def publish(tenant: TenantOpt, date_: DateOpt) -> None:
+    """Copy the bank's ADS tables to its serving schema and swap them in atomically."""
+    _step("publish", tenant, date_)
+
+
+@app.command()
+def run(
+    tenant: TenantOpt,
+    date_: Annotated[str | None, typer.Option("--date", "-d", help="one day, YYYY-MM-DD")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="first day of a backfill")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="last day of a backfill")] = None,
+) -> None:
+    """All steps for one bank: ingest, clean, validate, transform, publish (day or range)."""
+    from granary import pipeline
+
+    if date_ and (from_ or to):
+        _fail(ValueError("give --date, or --from and --to, not both"), 2)
+    if date_:
+        start = end = parse_date(date_)
+    elif from_ and to:
+        start, end = parse_date(from_), parse_date(to)
+    else:
+        _fail(ValueError("give --date D, or --from D1 --to D2"), 2)
+    t = _tenant(tenant)
+    day = start
+    while day <= end:
+        _guard(lambda d=day: pipeline.run_all(t, d))
+        day += timedelta(days=1)
+
+
+@app.command()
+def tags(
+    tenant: TenantOpt,
+    customer: Annotated[str, typer.Option("--customer", "-c", help="customer id, e.g. C0000000001")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A customer's current tags from the serving database, read with the bank's own role."""
+    from granary.serving import customer_tags
+
+    t = _tenant(tenant)
+    rows = _guard(lambda: customer_tags(t, customer))
+    if as_json:
+        out.print_json(json.dumps(rows, ensure_ascii=False, default=str))
+        return
+    if not rows:
+        console.print(f"no tags for customer {customer} in {t.code} (unknown id, or no tag holds)")
+        raise typer.Exit(1)
+    table = Table("tag_code", "标签", "tag", "category", "business date")
+    for r in rows:
+        table.add_row(r["tag_code"], r["tag_name_zh"], r["tag_name_en"], r["category_zh"], str(r["dt"]))
+    out.print(table)
+
+
+# --- services -------------------------------------------------------------------------
+
+
+@spark_app.command("start")
+def spark_start() -> None:
+    """Start the local Spark Connect server (no-op if it already answers)."""
+    from granary.spark import start_connect_server
+
+    _guard(start_connect_server)
+
+
+@spark_app.command("stop")
+def spark_stop() -> None:
+    """Stop the local Spark Connect server."""
+    from granary.spark import stop_connect_server
+
+    _guard(stop_connect_server)
+
+
+@serving_app.command("init")
+def serving_init(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = None) -> None:
+    """Create the serving database, and each bank's schema and login role (idempotent)."""
+    from granary.publish import init_serving
+
+    _guard(lambda: init_serving(_tenants(tenant)))
+
+
+@superset_app.command("start")
+def superset_start() -> None:
+    """Initialise Superset's metadata database if needed and start its web server."""
+    from granary.superset.service import start
+
+    _guard(start)
+
+
+@superset_app.command("stop")
+def superset_stop() -> None:
+    from granary.superset.service import stop
+
+    _guard(stop)
+
+
+@superset_app.command("provision")
+def superset_provision(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = None) -> None:
+    """Per bank: role, analyst user, database connection, datasets, dashboard (idempotent)."""
+    from granary.superset.provision import provision
+
+    _guard(lambda: provision(_tenants(tenant)))
+
+
+@airflow_app.command("start")
+def airflow_start() -> None:
+    """Start Airflow (scheduler, dag-processor, api-server) on its Postgres metadata DB."""
+    from granary.airflow import start
+
+    _guard(start)
+
+
+@airflow_app.command("stop")
+def airflow_stop() -> None:
+    from granary.airflow import stop
+
+    _guard(stop)
+
+
+@airflow_app.command("run-day")
+def airflow_run_day(
+    date_: DateOpt,
+    tenants_: Annotated[str | None, typer.Option("--tenants", help="comma list; default all")] = None,
+    timeout: Annotated[int, typer.Option(help="seconds to wait for the runs")] = 1800,
+) -> None:
+    """Trigger each bank's DAG for a day through the scheduler and wait for the outcome."""
+    from granary.airflow import run_day
+
+    ok = _guard(lambda: run_day(_tenants(tenants_), parse_date(date_), timeout=timeout))
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

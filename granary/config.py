@@ -1,0 +1,66 @@
+"""Where this installation's engines are: the one place that reads the environment.
+
+Every engine moves by one setting (issue 8): the Spark Connect URL, the serving database,
+the lake root, Superset's and Airflow's URLs. Nothing else in code knows a host or a path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    tenants_dir: Path
+    landing_root: Path
+    lake_root: Path
+    warehouse_root: Path
+    secrets_dir: Path
+    run_dir: Path
+    spark_remote: str
+    pg_admin_dsn: str
+    pg_host: str
+    pg_port: int
+    serving_db: str
+    superset_url: str
+    airflow_url: str
+
+    @property
+    def serving_admin_dsn(self) -> str:
+        """Admin DSN pointed at the serving database (the admin DSN names the maintenance db)."""
+        return _with_dbname(self.pg_admin_dsn, self.serving_db)
+
+
+def _with_dbname(dsn: str, dbname: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+@cache
+def settings() -> Settings:
+    env = os.environ.get
+    home = Path(env("GRANARY_HOME", str(REPO_ROOT))).resolve()
+    data = Path(env("GRANARY_DATA", str(home))).resolve()
+    return Settings(
+        home=home,
+        tenants_dir=Path(env("GRANARY_TENANTS_DIR", str(home / "tenants"))),
+        landing_root=Path(env("GRANARY_LANDING_ROOT", str(data / "landing"))),
+        lake_root=Path(env("GRANARY_LAKE_ROOT", str(data / "lake"))),
+        warehouse_root=Path(env("GRANARY_WAREHOUSE_ROOT", str(data / "warehouse"))),
+        # Keys and passwords live outside the repo, owner-only (see secrets.py).
+        secrets_dir=Path(env("GRANARY_SECRETS_DIR", str(Path.home() / ".granary" / "secrets"))),
+        run_dir=Path(env("GRANARY_RUN_DIR", str(home / ".run"))),
+        spark_remote=env("GRANARY_SPARK_REMOTE", "sc://127.0.0.1:15002"),
+        pg_admin_dsn=env("GRANARY_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        pg_host=env("GRANARY_PG_HOST", "127.0.0.1"),
+        pg_port=int(env("GRANARY_PG_PORT", "5432")),
+        serving_db=env("GRANARY_SERVING_DB", "granary_serving"),
+        superset_url=env("GRANARY_SUPERSET_URL", "http://127.0.0.1:8088"),
+        airflow_url=env("GRANARY_AIRFLOW_URL", "http://127.0.0.1:8080"),
+    )

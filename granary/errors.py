@@ -1,0 +1,17 @@
+"""Errors a user can act on. Each message names the file, table, row or field, and what to do."""
+
+
+class GranaryError(Exception):
+    """A step failed for a reason the operator should read (bad data, engine down, …)."""
+
+
+class DataError(GranaryError):
+    """The data is wrong: do not retry, fix the extract or the contract."""
+
+
+class EngineError(GranaryError):
+    """An engine (Spark, Postgres, Superset, Airflow) is unreachable or failed: retry may help."""
+
+
+class QualityGateError(DataError):
+    """A Great Expectations suite failed for a bank; the bank's day stops here."""

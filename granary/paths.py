@@ -1,0 +1,58 @@
+"""Where a bank's data lives at each layer — the only module that knows."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from granary.config import settings
+
+
+def landing_dir(tenant: str, dt: date) -> Path:
+    return settings().landing_root / tenant / dt.isoformat()
+
+
+def landing_file(tenant: str, dt: date, table: str, fmt: str = "csv") -> Path:
+    return landing_dir(tenant, dt) / f"{table}.{fmt}"
+
+
+def lake_dir(tenant: str) -> Path:
+    return settings().lake_root / tenant
+
+
+def ods_table(tenant: str, table: str) -> Path:
+    return lake_dir(tenant) / "ods" / table
+
+
+def dwd_table(tenant: str, table: str) -> Path:
+    return lake_dir(tenant) / "dwd" / table
+
+
+def quarantine_table(tenant: str, table: str) -> Path:
+    return lake_dir(tenant) / "quarantine" / table
+
+
+def partition(table_dir: Path, dt: date) -> Path:
+    return table_dir / f"dt={dt.isoformat()}"
+
+
+def reconciliation_file(tenant: str, table: str, dt: date) -> Path:
+    """rows in = rows clean + rows quarantined, one JSON per table and day."""
+    return lake_dir(tenant) / "audit" / "reconciliation" / f"dt={dt.isoformat()}" / f"{table}.json"
+
+
+def quality_dir(tenant: str, dt: date) -> Path:
+    """Great Expectations results and Data Docs for a bank's day."""
+    return lake_dir(tenant) / "quality" / f"dt={dt.isoformat()}"
+
+
+def warehouse_db(tenant: str) -> Path:
+    return settings().warehouse_root / f"{tenant}.duckdb"
+
+
+def tenant_key_file(tenant: str) -> Path:
+    return settings().secrets_dir / f"{tenant}.pii.key"
+
+
+def tenant_password_file(tenant: str) -> Path:
+    return settings().secrets_dir / f"{tenant}.pg.password"
