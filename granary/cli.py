@@ -39,9 +39,7 @@ out = Console()
 
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="bank code, e.g. qingshan")]
 DateOpt = Annotated[str, typer.Option("--date", "-d", help="business date, YYYY-MM-DD")]
-SourceOpt = Annotated[
-    list[str] | None, typer.Option("--source", "-s", help="source table(s); default: all")
-]
+SourceOpt = Annotated[list[str] | None, typer.Option("--source", "-s", help="source table(s); default: all")]
 
 
 def parse_date(text: str) -> date:

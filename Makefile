@@ -1,0 +1,49 @@
+# Granary — `make demo` sets everything up and runs a day; `make test` sets up and tests.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := python3 -m uv
+DEMO_DATE ?= 2026-11-20
+DEMO_SCALE ?= 0.01
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint stop clean-data help
+
+help:
+	@echo "make demo   set up, then run both banks' day through Airflow and provision Superset"
+	@echo "make test   set up, then lint and run the test suite"
+	@echo "make stop   stop what demo left running (Airflow, Superset, Spark Connect)"
+
+.PHONY: uv
+uv:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+# Three locked virtualenvs: core (Spark, dbt, GX, the CLI), Airflow alone, Superset alone.
+.venv/.synced: pyproject.toml uv.lock | uv
+	$(UV) sync --frozen
+	touch $@
+
+.venv-airflow/.synced: envs/airflow/pyproject.toml envs/airflow/uv.lock | uv
+	cd envs/airflow && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-airflow $(UV) sync --frozen
+	touch $@
+
+.venv-superset/.synced: envs/superset/pyproject.toml envs/superset/uv.lock | uv
+	cd envs/superset && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-superset $(UV) sync --frozen
+	touch $@
+
+setup: .venv/.synced .venv-airflow/.synced .venv-superset/.synced
+	./scripts/setup-machine.sh
+
+demo: setup
+	.venv/bin/granary demo --date $(DEMO_DATE) --scale $(DEMO_SCALE)
+
+lint: setup
+	.venv/bin/ruff check granary dags spark_jobs tests benchmarks
+	.venv/bin/ruff format --check granary dags spark_jobs tests benchmarks
+
+test: setup lint
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+stop:
+	-.venv/bin/granary airflow stop
+	-.venv/bin/granary superset stop
+	-.venv/bin/granary spark stop
