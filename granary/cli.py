@@ -189,6 +189,55 @@ def tags(
     out.print(table)
 
 
+@app.command()
+def demo(
+    date_: DateOpt = "2026-11-20",
+    scale: Annotated[float, typer.Option(help="scale factor of the generated data")] = 0.01,
+    history_days: Annotated[int, typer.Option(help="days of extracts generated up to --date")] = 3,
+) -> None:
+    """Start every service, run all banks' day through the Airflow scheduler, provision Superset."""
+    from granary.demo import run_demo
+
+    _guard(lambda: run_demo(_tenants(None), parse_date(date_), scale, history_days))
+
+
+catalog_app = typer.Typer(help="The indicator and tag catalogs, expanded from YAML.")
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("indicators")
+def catalog_indicators(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    theme: Annotated[str | None, typer.Option(help="only this theme")] = None,
+) -> None:
+    """Every indicator: code, Chinese and English name, theme, unit, grain, what it derives from."""
+    from granary.catalog.indicators import expand
+
+    items = [i for i in _guard(expand) if theme is None or i.theme == theme]  # type: ignore[union-attr]
+    if as_json:
+        out.print_json(json.dumps([i.model_dump() for i in items], ensure_ascii=False, default=str))
+        return
+    table = Table("code", "指标", "indicator", "theme", "unit", "grain", title=f"{len(items)} indicators")
+    for i in items:
+        table.add_row(i.code, i.name_zh, i.name_en, i.theme, i.unit, i.grain)
+    out.print(table)
+
+
+@catalog_app.command("tags")
+def catalog_tags(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every customer tag: code, Chinese and English name, category, rule."""
+    from granary.catalog.tags import load
+
+    items = _guard(load)
+    if as_json:
+        out.print_json(json.dumps([t.model_dump() for t in items], ensure_ascii=False, default=str))
+        return
+    table = Table("code", "标签", "tag", "category", "rule", title=f"{len(items)} tags")
+    for t in items:
+        table.add_row(t.code, t.name_zh, t.name_en, t.category_zh, t.rule_text)
+    out.print(table)
+
+
 # --- services -------------------------------------------------------------------------
 
 

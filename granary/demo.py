@@ -1,0 +1,56 @@
+"""`make demo`: bring the platform up and run the banks' day through the real scheduler."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from rich.console import Console
+from rich.panel import Panel
+
+from granary.config import settings
+from granary.errors import GranaryError
+from granary.tenants import Tenant
+
+console = Console()
+
+
+def run_demo(tenants: list[Tenant], dt: date, scale: float, history_days: int) -> None:
+    from granary import airflow, spark
+    from granary.generate import generate
+    from granary.publish import init_serving
+    from granary.superset import provision, service
+
+    console.rule("[bold]Granary demo")
+    spark.start_connect_server()
+    init_serving(tenants)
+    # A few days of history, so period indicators (month-to-date, last 30 days) mean something.
+    days = [dt - timedelta(days=i) for i in reversed(range(history_days))]
+    generate(tenants, days, scale=scale, seed=42)
+    service.start()
+    airflow.start()
+    if not airflow.run_day(tenants, dt, timeout=1800):
+        raise GranaryError(
+            "not every bank's DAG run succeeded; open Airflow (URL below) and read the failed task's log"
+        )
+    provision.provision(tenants)
+    _print_where_to_look(tenants, dt)
+
+
+def _print_where_to_look(tenants: list[Tenant], dt: date) -> None:
+    from granary import airflow
+    from granary.superset import provision, service
+
+    s = settings()
+    lines = [
+        f"Airflow   {s.airflow_url}   login admin / {airflow.admin_password()}",
+        f"Superset  {s.superset_url}   login admin / {service.admin_password()}",
+    ]
+    for t in tenants:
+        lines.append(f"  {t.name_zh} analyst: {t.analyst_user} / {provision.analyst_password(t)}")
+    lines += [
+        f"Serving   postgresql://<bank>_reader@{s.pg_host}:{s.pg_port}/{s.serving_db}",
+        f"          bank passwords: {s.secrets_dir}/<bank>.pg.password",
+        f"Try       .venv/bin/granary tags --tenant {tenants[0].code} --customer C0000000001",
+        "Stop      make stop",
+    ]
+    console.print(Panel("\n".join(lines), title=f"Granary is running — business date {dt}", expand=False))
