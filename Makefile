@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
 UV := python3 -m uv
-DEMO_DATE ?= 2026-11-20
+# Yesterday (UTC): the day a @daily DAG would run on its own when unpaused.
+DEMO_DATE ?= $(shell date -u -d yesterday +%F)
 DEMO_SCALE ?= 0.01
 PYTEST_ARGS ?=
 

@@ -2,7 +2,8 @@
 
 Heavy libraries (Spark, dbt, Great Expectations) are imported inside each command, so
 `granary --help` and cheap verbs stay fast.
-Exit codes: 0 ok, 1 the step failed (data or engine), 2 bad usage or configuration.
+Exit codes: 0 ok, 1 an engine failed (retrying may help), 2 bad usage or configuration,
+3 bad data (do not retry: fix the extract; Airflow fails such a task at once).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from granary.errors import GranaryError
+from granary.errors import DataError, GranaryError
 from granary.tenants import Tenant, TenantConfigError, get_tenant, load_tenants
 
 app = typer.Typer(
@@ -60,6 +61,8 @@ def _guard(fn: Callable[[], object]) -> object:
         return fn()
     except TenantConfigError as exc:
         _fail(exc, 2)
+    except DataError as exc:
+        _fail(exc, 3)
     except GranaryError as exc:
         _fail(exc, 1)
     return None

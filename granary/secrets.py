@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import secrets as _random
+from collections.abc import Callable
 from pathlib import Path
 
 from granary import paths
 
 
-def _read_or_create(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def read_or_create(path: Path, make: Callable[[], str]) -> str:
+    """The secret in `path`, created owner-only by `make()` the first time."""
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,12 +32,12 @@ def _read_or_create(path: Path, make: callable) -> str:  # type: ignore[valid-ty
 
 def pii_key(tenant: str) -> bytes:
     """The bank's HMAC key for PII tokens (32 random bytes, hex on disk)."""
-    return bytes.fromhex(_read_or_create(paths.tenant_key_file(tenant), lambda: _random.token_hex(32)))
+    return bytes.fromhex(read_or_create(paths.tenant_key_file(tenant), lambda: _random.token_hex(32)))
 
 
 def tenant_password(tenant: str) -> str:
     """The bank's serving-database login password."""
-    return _read_or_create(paths.tenant_password_file(tenant), lambda: _random.token_urlsafe(24))
+    return read_or_create(paths.tenant_password_file(tenant), lambda: _random.token_urlsafe(24))
 
 
 def write_tenant_password(tenant: str, password: str) -> None:

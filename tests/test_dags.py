@@ -1,0 +1,166 @@
+"""The DAG factory, parsed by real Airflow in its own virtualenv (as the dag-processor does)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from granary.catalog.sources import SOURCES_DIR
+from granary.config import REPO_ROOT
+from granary.tenants import load_tenants
+
+AIRFLOW_PYTHON = REPO_ROOT / ".venv-airflow" / "bin" / "python"
+DAGS_DIR = REPO_ROOT / "dags"
+SOURCE_TABLES = sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
+
+# Builds a DagBag from dags/ and prints what the assertions need, as JSON on the last line.
+DAGBAG_SNIPPET = textwrap.dedent(
+    """
+    import json, sys, time
+    from airflow.dag_processing.dagbag import DagBag
+    started = time.perf_counter()
+    bag = DagBag(dag_folder=sys.argv[1])
+    parse_seconds = time.perf_counter() - started
+    dags = {}
+    for dag in bag.dags.values():
+        dags[dag.dag_id] = {
+            "tags": sorted(dag.tags),
+            "owner": dag.owner,
+            "doc_md": dag.doc_md,
+            "catchup": dag.catchup,
+            "max_active_runs": dag.max_active_runs,
+            "timetable": type(dag.timetable).__name__,
+            "tasks": {
+                t.task_id: {
+                    "pool": t.pool,
+                    "downstream": sorted(t.downstream_task_ids),
+                    "command": t.bash_command,
+                    "retries": t.retries,
+                    "priority_weight": t.priority_weight,
+                }
+                for t in dag.tasks
+            },
+        }
+    print(json.dumps({"import_errors": bag.import_errors, "parse_seconds": parse_seconds, "dags": dags}))
+    """
+)
+
+
+def parse_dags(tenants_dir: Path | None = None, granary_bin: str | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANARY_", "AIRFLOW"))}
+    env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    if tenants_dir:
+        env["GRANARY_TENANTS_DIR"] = str(tenants_dir)
+    if granary_bin:
+        env["GRANARY_BIN"] = granary_bin
+    result = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-c", DAGBAG_SNIPPET, str(DAGS_DIR)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def repo_dags() -> dict:
+    return parse_dags()
+
+
+def test_one_dag_per_bank_and_no_import_errors(repo_dags: dict) -> None:
+    assert repo_dags["import_errors"] == {}
+    expected = {t.dag_id for t in load_tenants(REPO_ROOT / "tenants")}
+    assert set(repo_dags["dags"]) == expected
+
+
+def test_tasks_read_as_a_sentence_in_order(repo_dags: dict) -> None:
+    for tenant in load_tenants(REPO_ROOT / "tenants"):
+        tasks = repo_dags["dags"][tenant.dag_id]["tasks"]
+        expected_ids = (
+            {f"ingest.{t}" for t in SOURCE_TABLES}
+            | {f"clean.{t}" for t in SOURCE_TABLES}
+            | {"quality_gate", "dbt_build", "publish"}
+        )
+        assert set(tasks) == expected_ids
+        for table in SOURCE_TABLES:
+            assert tasks[f"ingest.{table}"]["downstream"] == [f"clean.{table}"]
+            assert tasks[f"clean.{table}"]["downstream"] == ["quality_gate"]
+        assert tasks["quality_gate"]["downstream"] == ["dbt_build"]
+        assert tasks["dbt_build"]["downstream"] == ["publish"]
+        assert tasks["publish"]["downstream"] == []
+
+
+def test_tasks_run_the_cli_in_the_bank_pool(repo_dags: dict) -> None:
+    granary = REPO_ROOT / ".venv" / "bin" / "granary"
+    for tenant in load_tenants(REPO_ROOT / "tenants"):
+        dag = repo_dags["dags"][tenant.dag_id]
+        assert dag["tags"] == sorted([tenant.code, "granary", "bank"])
+        assert dag["owner"] == "granary"
+        assert dag["catchup"] is False and dag["max_active_runs"] == 1
+        assert tenant.name_zh in dag["doc_md"] and tenant.name_en in dag["doc_md"]
+        assert dag["timetable"] == "CronDataIntervalTimetable"
+        for task in dag["tasks"].values():
+            assert task["pool"] == tenant.airflow_pool
+            assert task["retries"] == tenant.airflow.retries
+            assert task["priority_weight"] == tenant.airflow.priority_weight
+        code = tenant.code
+        tasks = dag["tasks"]
+        assert tasks["ingest.loan"]["command"] == (
+            f"{granary} ingest --tenant {code} --date {{{{ ds }}}} --source loan"
+        )
+        assert tasks["clean.customer"]["command"].split()[1:4] == ["clean", "--tenant", code]
+        assert tasks["quality_gate"]["command"].split()[1] == "validate"
+        assert tasks["dbt_build"]["command"].split()[1] == "transform"
+        assert tasks["publish"]["command"] == f"{granary} publish --tenant {code} --date {{{{ ds }}}}"
+
+
+def _bank_yaml(i: int) -> str:
+    return textwrap.dedent(
+        f"""\
+        code: bank{i:02d}
+        name_zh: 第{i}农村商业银行
+        name_en: Bank {i} Rural Commercial Bank
+        county_code: "34{i:04d}"
+        county_zh: 第{i}县
+        customers_sf1: 1000
+        branches: 3
+        airflow:
+          pool_slots: {1 + i % 3}
+          priority_weight: {1 + i % 5}
+          retries: {i % 4}
+          schedule: "0 {i % 6} * * *"
+        """
+    )
+
+
+def test_fifty_one_banks_parse_fast(tmp_path: Path) -> None:
+    for i in range(1, 52):
+        (tmp_path / f"bank{i:02d}.yaml").write_text(_bank_yaml(i), encoding="utf-8")
+    # The factory's YAML must be one the core model accepts too.
+    assert len(load_tenants(tmp_path)) == 51
+
+    parsed = parse_dags(tmp_path, granary_bin="/opt/granary/bin/granary")
+
+    assert parsed["import_errors"] == {}
+    assert len(parsed["dags"]) == 51
+    assert parsed["parse_seconds"] < 10, f"51 DAGs parsed in {parsed['parse_seconds']:.1f}s"
+    bank7 = parsed["dags"]["granary_bank_bank07"]
+    assert all(t["pool"] == "bank_bank07" for t in bank7["tasks"].values())
+    assert bank7["tasks"]["publish"]["retries"] == 3
+    assert bank7["tasks"]["publish"]["command"].startswith("/opt/granary/bin/granary publish --tenant bank07")
+    print(f"\n51 bank DAGs parsed in {parsed['parse_seconds']:.2f}s")
+
+
+def test_a_broken_bank_file_drops_only_that_bank(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(_bank_yaml(1).replace("bank01", "good"), encoding="utf-8")
+    (tmp_path / "broken.yaml").write_text("code: [unclosed\n", encoding="utf-8")
+    parsed = parse_dags(tmp_path)
+    assert parsed["import_errors"] == {}
+    assert set(parsed["dags"]) == {"granary_bank_good"}
