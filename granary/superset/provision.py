@@ -1,0 +1,171 @@
+"""Provision banks in Superset through its REST API, as admin (idempotent: run it again any time).
+
+Per bank: its assets (database connection with the bank's own Postgres role, datasets,
+charts, one Chinese dashboard) from the template bundle; a role that can read exactly
+those; an analyst user holding only that role; the dashboard restricted to that role.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import Progress
+
+from granary.config import settings
+from granary.errors import EngineError
+from granary.secrets import tenant_password
+from granary.superset import bundle, credentials
+from granary.superset.client import SupersetClient
+from granary.tenants import Tenant
+
+console = Console(stderr=True)
+
+# Superset's built-in permission sets an analyst's role is cut from (read dashboards,
+# charts and datasets, explore, SQL Lab); data access is then added per bank.
+BASE_ROLES = ("Gamma", "sql_lab")
+# Never copied into a bank role: each would open every bank's data.
+FORBIDDEN = {"all_database_access", "all_datasource_access", "all_query_access"}
+
+
+@dataclass(frozen=True)
+class BankAssets:
+    database_id: int
+    datasets: dict[str, int]  # table name -> dataset id
+    dashboard_id: int
+
+
+def admin_client() -> SupersetClient:
+    return SupersetClient(credentials.ADMIN_USER, credentials.admin_password())
+
+
+def import_assets(client: SupersetClient, tenant: Tenant) -> BankAssets:
+    """Import the bank's bundle (overwrite: same UUIDs, so assets update in place)."""
+    files = bundle.render(tenant)
+    # /assets/import/ overwrites databases, datasets and charts too; /dashboard/import/
+    # would overwrite only the dashboard and keep stale charts and datasets.
+    client.call(
+        "POST",
+        "/api/v1/assets/import/",
+        files={"bundle": (f"granary_{tenant.code}.zip", bundle.zip_bundle(tenant, files), "application/zip")},
+        data={"passwords": json.dumps({bundle.DATABASE_FILE: tenant_password(tenant.code)})},
+    )
+    database = _one(
+        client.find("database", uuid=bundle.asset_uuid(tenant, "database")), f"database of {tenant.code}"
+    )
+    datasets = client.list_all(
+        "dataset", filters=[{"col": "database", "opr": "rel_o_m", "value": database["id"]}]
+    )
+    dashboard = _one(
+        client.find("dashboard", uuid=bundle.asset_uuid(tenant, "dashboard:overview")),
+        f"dashboard of {tenant.code}",
+    )
+    return BankAssets(database["id"], {d["table_name"]: d["id"] for d in datasets}, dashboard["id"])
+
+
+def _one(rows: list[dict], what: str) -> dict:
+    if len(rows) != 1:
+        raise EngineError(f"Superset: expected one {what} after import, found {len(rows)}")
+    return rows[0]
+
+
+def _ensure_role(client: SupersetClient, name: str) -> int:
+    found = client.find("security/roles", name=name)
+    if found:
+        return found[0]["id"]
+    return client.call("POST", "/api/v1/security/roles/", json={"name": name})["id"]
+
+
+def _role_permission_ids(client: SupersetClient, role: str) -> set[int]:
+    role_id = _one(client.find("security/roles", name=role), f"built-in role '{role}'")["id"]
+    perms = client.call("GET", f"/api/v1/security/roles/{role_id}/permissions/")["result"]
+    return {p["id"] for p in perms if p["permission_name"] not in FORBIDDEN}
+
+
+def _all_permissions(client: SupersetClient) -> dict[tuple[str, str], int]:
+    """(permission, resource) -> permission-resource id, for every permission Superset knows."""
+    return {
+        (pv["permission"]["name"], pv["view_menu"]["name"]): pv["id"]
+        for pv in client.list_all("security/permissions-resources")
+    }
+
+
+def _data_permission_ids(tenant: Tenant, assets: BankAssets, known: dict[tuple[str, str], int]) -> set[int]:
+    """schema_access on the bank's schema and datasource_access on each of its datasets, looked
+    up by the names Superset gives those permissions.
+
+    Deliberately not database_access: in Superset that means every schema the connection can
+    name, so SQL Lab would send `t_<other bank>.…` on to Postgres (which refuses it); with
+    schema_access Superset already rejects the query itself — two walls instead of one.
+    """
+    db_name = bundle.database_name(tenant)
+    catalog = settings().serving_db
+    wanted = {("schema_access", f"[{db_name}].[{catalog}].[{tenant.serving_schema}]")}
+    wanted |= {
+        ("datasource_access", f"[{db_name}].[{table}](id:{i})") for table, i in assets.datasets.items()
+    }
+    found = {key: known[key] for key in wanted if key in known}
+    missing = wanted - found.keys()
+    if missing:
+        raise EngineError(f"Superset: permissions missing for bank {tenant.code}: {sorted(missing)}")
+    return set(found.values())
+
+
+def _ensure_analyst(client: SupersetClient, tenant: Tenant, role_id: int) -> int:
+    user = {
+        "first_name": tenant.name_zh,
+        "last_name": "分析员",
+        "email": f"{tenant.analyst_user}@granary.local",
+        "active": True,
+        "roles": [role_id],
+        "password": credentials.analyst_password(tenant),
+    }
+    found = client.find("security/users", username=tenant.analyst_user)
+    if found:
+        client.call("PUT", f"/api/v1/security/users/{found[0]['id']}", json=user)
+        return found[0]["id"]
+    return client.call("POST", "/api/v1/security/users/", json={"username": tenant.analyst_user, **user})[
+        "id"
+    ]
+
+
+def grant_bank(client: SupersetClient, tenant: Tenant, assets: BankAssets, permissions: set[int]) -> None:
+    """The bank's role (exactly `permissions`), its analyst, and its dashboard restricted to it."""
+    role_id = _ensure_role(client, tenant.superset_role)
+    # This endpoint replaces the role's permission set: re-running converges, never accumulates.
+    client.call(
+        "POST",
+        f"/api/v1/security/roles/{role_id}/permissions",
+        json={"permission_view_menu_ids": sorted(permissions)},
+    )
+    _ensure_analyst(client, tenant, role_id)
+    # DASHBOARD_RBAC: only this bank's role (and admins) may open the dashboard.
+    client.call(
+        "PUT", f"/api/v1/dashboard/{assets.dashboard_id}", json={"roles": [role_id], "published": True}
+    )
+
+
+def provision(tenants: list[Tenant]) -> None:
+    """Role, analyst, database connection, datasets and dashboard for each bank (idempotent)."""
+    client = admin_client()
+    base: set[int] = set()
+    for role in BASE_ROLES:
+        base |= _role_permission_ids(client, role)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Superset: importing banks' assets", total=2 * len(tenants))
+        imported: list[tuple[Tenant, BankAssets]] = []
+        for tenant in tenants:
+            imported.append((tenant, import_assets(client, tenant)))
+            progress.advance(task)
+        # One listing after all imports: each import adds the permissions of its new datasets.
+        known = _all_permissions(client)
+        progress.update(task, description="Superset: roles, analysts, dashboard access")
+        for tenant, assets in imported:
+            grant_bank(client, tenant, assets, base | _data_permission_ids(tenant, assets, known))
+            progress.advance(task)
+    for tenant, _ in imported:
+        console.print(
+            f"[green]✓[/] superset {tenant.code}: role {tenant.superset_role}, user {tenant.analyst_user}, "
+            f"dashboard /superset/dashboard/{bundle.dashboard_slug(tenant)}/"
+        )

@@ -1,0 +1,64 @@
+"""Superset configuration for Granary; loaded by Superset itself (SUPERSET_CONFIG_PATH).
+
+This file runs inside the Superset virtualenv, which does not have the granary package:
+`granary.superset.service` computes everything per installation (secret key, metadata
+database) and hands it over in GRANARY_SUPERSET_* environment variables.
+"""
+
+import os
+
+SECRET_KEY = os.environ["GRANARY_SUPERSET_SECRET_KEY"]
+SQLALCHEMY_DATABASE_URI = os.environ["GRANARY_SUPERSET_METADATA_URI"]
+
+# --- security ------------------------------------------------------------------------
+FEATURE_FLAGS = {
+    # A dashboard is visible only to the roles listed on it: one bank's role per dashboard.
+    "DASHBOARD_RBAC": True,
+    # Row-level security rules also apply in SQL Lab (isolation itself is the Postgres role).
+    "RLS_IN_SQLLAB": True,
+    # Jinja in SQL would let an analyst reach request/user context; not needed here.
+    "ENABLE_TEMPLATE_PROCESSING": False,
+}
+# /api/v1/security/roles and /users: provisioning creates roles and users through them.
+FAB_ADD_SECURITY_API = True
+# CSRF stays on: API clients fetch /api/v1/security/csrf_token/ with their session.
+WTF_CSRF_ENABLED = True
+PREVENT_UNSAFE_DB_CONNECTIONS = True
+# Nobody anonymous: the Public role gets nothing.
+PUBLIC_ROLE_LIKE = None
+
+# --- language: bank users read Chinese ------------------------------------------------
+BABEL_DEFAULT_LOCALE = "zh"
+LANGUAGES = {
+    "zh": {"flag": "cn", "name": "简体中文"},
+    "en": {"flag": "us", "name": "English"},
+}
+
+# --- caches: in-process; a single host needs nothing more -----------------------------
+_simple = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
+CACHE_CONFIG = {**_simple, "CACHE_KEY_PREFIX": "granary_superset_"}
+DATA_CACHE_CONFIG = {**_simple, "CACHE_KEY_PREFIX": "granary_data_"}
+
+# --- web: everything served from this host, nothing from a CDN --------------------------
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": False,
+}
+THEME_FONT_URL_ALLOWED_DOMAINS: list[str] = []
+APP_NAME = "Granary 普惠金融数据平台"
+SUPERSET_WEBSERVER_TIMEOUT = 120
+SQLLAB_TIMEOUT = 60
+ROW_LIMIT = 50000

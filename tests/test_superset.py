@@ -1,0 +1,267 @@
+"""Superset against real Postgres: one bank's analyst reaches only that bank, through every API door.
+
+One Superset runs for the session (serving_fixture.superset_stack), both banks provisioned.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from granary.superset import bundle, credentials, provision, service
+from granary.superset.client import SupersetClient
+from granary.tenants import Tenant
+
+pytest_plugins = ["serving_fixture"]
+
+DENIED = (403, 404)
+PAIRS = [("qingshan", "hexi"), ("hexi", "qingshan")]
+
+
+@dataclass(frozen=True)
+class BankIds:
+    database: int
+    dashboard: int
+    charts: dict[str, int]  # slice name -> id
+    datasets: dict[str, int]  # table name -> id
+
+
+@pytest.fixture(scope="module")
+def admin(superset_stack) -> SupersetClient:
+    return provision.admin_client()
+
+
+def bank_ids(admin: SupersetClient, tenant: Tenant) -> BankIds:
+    database = admin.find("database", uuid=bundle.asset_uuid(tenant, "database"))[0]["id"]
+    dashboard = admin.find("dashboard", uuid=bundle.asset_uuid(tenant, "dashboard:overview"))[0]["id"]
+    datasets = admin.list_all("dataset", filters=[{"col": "database", "opr": "rel_o_m", "value": database}])
+    charts = admin.call("GET", f"/api/v1/dashboard/{dashboard}/charts")["result"]
+    return BankIds(
+        database=database,
+        dashboard=dashboard,
+        charts={c["slice_name"]: c["id"] for c in charts},
+        datasets={d["table_name"]: d["id"] for d in datasets},
+    )
+
+
+def analyst(tenant: Tenant) -> SupersetClient:
+    return SupersetClient(tenant.analyst_user, credentials.analyst_password(tenant))
+
+
+def chart_rows(client: SupersetClient, chart_id: int) -> list[dict]:
+    resp = client.request("GET", f"/api/v1/chart/{chart_id}/data/")
+    assert resp.status_code == 200, resp.text[:300]
+    return resp.json()["result"][0]["data"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("own", "other"), PAIRS)
+def test_analyst_cannot_reach_other_bank(superset_stack, admin, own, other):
+    me, them = superset_stack.banks[own].tenant, superset_stack.banks[other].tenant
+    theirs = bank_ids(admin, them)
+    client = analyst(me)
+
+    listed = {d["id"] for d in client.list_all("dashboard")}
+    assert theirs.dashboard not in listed
+    assert client.request("GET", f"/api/v1/dashboard/{theirs.dashboard}").status_code in DENIED
+    assert client.request("GET", f"/api/v1/dashboard/{bundle.dashboard_slug(them)}").status_code in DENIED
+    assert client.request("GET", f"/api/v1/dashboard/{theirs.dashboard}/charts").status_code in DENIED
+
+    assert len(theirs.charts) == 6
+    for chart_id in theirs.charts.values():
+        assert client.request("GET", f"/api/v1/chart/{chart_id}").status_code in DENIED
+        assert client.request("GET", f"/api/v1/chart/{chart_id}/data/").status_code in DENIED
+    assert not {c["id"] for c in client.list_all("chart")} & set(theirs.charts.values())
+
+    # An ad-hoc query naming the other bank's dataset directly.
+    query = {
+        "datasource": {"id": theirs.datasets["ads_branch_daily"], "type": "table"},
+        "queries": [{"columns": ["branch_id"], "metrics": ["loan_balance_latest"], "row_limit": 10}],
+        "result_format": "json",
+        "result_type": "full",
+    }
+    resp = client.request("POST", "/api/v1/chart/data", json=query)
+    assert resp.status_code in DENIED, resp.text[:300]
+
+    assert set(theirs.datasets) == set(bundle_tables())
+    for dataset_id in theirs.datasets.values():
+        assert client.request("GET", f"/api/v1/dataset/{dataset_id}").status_code in DENIED
+    assert not {d["id"] for d in client.list_all("dataset")} & set(theirs.datasets.values())
+    assert client.request("GET", f"/api/v1/database/{theirs.database}").status_code in DENIED
+    assert [d["database_name"] for d in client.list_all("database")] == [bundle.database_name(me)]
+
+
+def bundle_tables() -> list[str]:
+    return sorted(p.stem for p in (bundle.TEMPLATES / "datasets").glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("own", "other"), PAIRS)
+def test_analyst_reads_own_dashboard_rows(superset_stack, admin, own, other):
+    facts, others = superset_stack.banks[own], superset_stack.banks[other]
+    mine = bank_ids(admin, facts.tenant)
+    client = analyst(facts.tenant)
+
+    dashboard = client.call("GET", f"/api/v1/dashboard/{mine.dashboard}")["result"]
+    assert dashboard["dashboard_title"] == f"{facts.tenant.name_zh} · 经营概览"
+    assert set(mine.charts) == {
+        "贷款余额",
+        "不良贷款率",
+        "存款余额",
+        "网点贷款余额排名",
+        "客户标签分布",
+        "全行指标一览",
+    }
+    for chart_id in mine.charts.values():
+        assert chart_rows(client, chart_id), f"chart {chart_id} returned no rows"
+
+    [loan] = chart_rows(client, mine.charts["贷款余额"])
+    assert loan["loan_balance_latest"] == pytest.approx(facts.loan_balance_latest)
+    [npl] = chart_rows(client, mine.charts["不良贷款率"])
+    assert npl["npl_ratio_latest"] == pytest.approx(facts.npl_balance_latest / facts.loan_balance_latest)
+
+    ranking = chart_rows(client, mine.charts["网点贷款余额排名"])
+    branches = [r["branch_id"] for r in ranking]
+    assert set(branches) == set(facts.branch_ids)
+    assert not set(branches) & set(others.branch_ids)
+    balances = [r["loan_balance_latest"] for r in ranking]
+    assert balances == sorted(balances, reverse=True)
+
+
+def _sql(client: SupersetClient, database_id: int, sql: str, schema: str):
+    payload = {
+        "database_id": database_id,
+        "sql": sql,
+        "schema": schema,
+        "runAsync": False,
+        "client_id": secrets.token_hex(5),
+    }
+    return client.request("POST", "/api/v1/sqllab/execute/", json=payload)
+
+
+@pytest.mark.slow
+def test_sql_lab_is_confined_to_own_schema(superset_stack, admin):
+    me, them = superset_stack.banks["qingshan"].tenant, superset_stack.banks["hexi"].tenant
+    mine, theirs = bank_ids(admin, me), bank_ids(admin, them)
+    client = analyst(me)
+
+    ok = _sql(client, mine.database, "select count(*) as n from ads_branch_daily", me.serving_schema)
+    assert ok.status_code == 200, ok.text[:300]
+    assert ok.json()["data"] == [{"n": 8}]
+
+    # The other bank's schema through my own connection: Superset refuses before Postgres would.
+    other_schema = _sql(
+        client, mine.database, f"select * from {them.serving_schema}.ads_branch_daily", me.serving_schema
+    )
+    assert other_schema.status_code != 200
+    assert them.serving_schema in other_schema.text
+    # The other bank's connection itself.
+    other_db = _sql(client, theirs.database, "select 1 as one", them.serving_schema)
+    assert other_db.status_code in DENIED + (400, 500)
+    assert "data" not in other_db.json()
+
+
+@pytest.mark.slow
+def test_bank_role_holds_no_global_data_access(superset_stack, admin):
+    for facts in superset_stack.banks.values():
+        role = admin.find("security/roles", name=facts.tenant.superset_role)[0]
+        perms = admin.call("GET", f"/api/v1/security/roles/{role['id']}/permissions/")["result"]
+        names = {p["permission_name"] for p in perms}
+        assert not names & provision.FORBIDDEN
+        data = {
+            p["view_menu_name"]
+            for p in perms
+            if p["permission_name"] in ("schema_access", "datasource_access", "database_access")
+        }
+        assert data and all(v.startswith(f"[{bundle.database_name(facts.tenant)}]") for v in data)
+        [user] = admin.find("security/users", username=facts.tenant.analyst_user)
+        assert [r["name"] for r in user["roles"]] == [facts.tenant.superset_role]
+
+
+def _counts(admin: SupersetClient) -> dict[str, int]:
+    return {
+        name: len(admin.list_all(name))
+        for name in ("dashboard", "chart", "dataset", "database", "security/roles", "security/users")
+    }
+
+
+@pytest.mark.slow
+def test_reprovisioning_updates_in_place(superset_stack, admin, artifacts_dir: Path):
+    tenants = [f.tenant for f in superset_stack.banks.values()]
+    before, ids_before = _counts(admin), {t.code: bank_ids(admin, t) for t in tenants}
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        provision.provision(tenants)
+        timings.append(time.perf_counter() - started)
+    assert _counts(admin) == before
+    assert before["dashboard"] == 2 and before["database"] == 2 and before["dataset"] == 12
+    assert {t.code: bank_ids(admin, t) for t in tenants} == ids_before
+    for t in tenants:
+        dashboard = admin.call("GET", f"/api/v1/dashboard/{ids_before[t.code].dashboard}")["result"]
+        assert [r["name"] for r in dashboard["roles"]] == [t.superset_role]
+        assert dashboard["published"] is True
+    (artifacts_dir / "superset_timings.json").write_text(
+        json.dumps(
+            {
+                "start_seconds": round(superset_stack.start_seconds, 1),
+                "first_provision_seconds": round(superset_stack.provision_seconds, 2),
+                "reprovision_seconds": [round(s, 2) for s in timings],
+                "banks": len(tenants),
+            },
+            indent=2,
+        )
+    )
+
+
+@pytest.mark.slow
+def test_restart_is_warm_and_idempotent(superset_stack):
+    assert service.start() == 0.0  # already running: no-op
+    service.stop()
+    service.stop()
+    assert not service.healthy()
+    seconds = service.start()
+    assert service.healthy()
+    assert seconds < 60, f"warm restart took {seconds:.0f}s; initialisation should be skipped"
+    assert analyst(superset_stack.banks["qingshan"].tenant).list_all("dashboard")
+
+
+def test_bundle_is_deterministic_per_bank():
+    """Same bank, same UUIDs and YAML (bar the export timestamp); two banks share no UUID."""
+    from granary.tenants import get_tenant
+
+    qingshan, hexi = get_tenant("qingshan"), get_tenant("hexi")
+    first, again = bundle.render(qingshan), bundle.render(qingshan)
+    assert {k: v for k, v in first.items() if k != "metadata.yaml"} == {
+        k: v for k, v in again.items() if k != "metadata.yaml"
+    }
+    assert set(first) >= {"metadata.yaml", bundle.DATABASE_FILE, "dashboards/overview.yaml"}
+    assert len([f for f in first if f.startswith("datasets/")]) == 6
+
+    def uuids(files: dict[str, str]) -> set[str]:
+        return {yaml.safe_load(text).get("uuid") for text in files.values()} - {None}
+
+    assert len(uuids(first)) == len(first) - 1  # every asset but metadata.yaml has its own
+    assert not uuids(first) & uuids(bundle.render(hexi))
+    dashboard = yaml.safe_load(first["dashboards/overview.yaml"])
+    assert dashboard["dashboard_title"] == "青山农村商业银行 · 经营概览"
+    database = yaml.safe_load(first[bundle.DATABASE_FILE])
+    assert bundle.PASSWORD_MASK in database["sqlalchemy_uri"]  # the password travels beside the bundle
+    assert "qingshan_reader" in database["sqlalchemy_uri"] and database["allow_dml"] is False
+    for name, text in first.items():
+        if name.startswith("datasets/"):
+            assert yaml.safe_load(text)["schema"] == "t_qingshan", name
+
+
+@pytest.mark.slow
+def test_superset_secrets_are_owner_only(superset_stack):
+    tenant = superset_stack.banks["qingshan"].tenant
+    credentials.analyst_password(tenant)
+    for path in credentials.secret_files(tenant):
+        assert path.stat().st_mode & 0o777 == 0o600, path
