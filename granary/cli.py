@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from granary.catalog.indicators import CatalogError
+from granary.catalog.sources import ContractError
 from granary.errors import DataError, GranaryError
 from granary.tenants import Tenant, TenantConfigError, get_tenant, load_tenants
 
@@ -59,7 +61,7 @@ def _guard(fn: Callable[[], object]) -> object:
     """Run one step; turn known failures into a message and a meaningful exit code."""
     try:
         return fn()
-    except TenantConfigError as exc:
+    except (TenantConfigError, ContractError, CatalogError) as exc:
         _fail(exc, 2)
     except DataError as exc:
         _fail(exc, 3)

@@ -1,0 +1,52 @@
+-- The 360-degree customer profile for the business date: masked identity, balances, risk, tag count.
+
+with
+
+customer_daily as (
+    select * from {{ ref('dws_customer__daily') }}
+),
+
+customer_tag as (
+    select * from {{ ref('ads_customer_tag') }}
+),
+
+run_date as (
+    select {{ run_date() }} as run_dt
+),
+
+tags_per_customer as (
+    select customer_id, count(*) as tag_count
+    from customer_tag
+    group by customer_id
+),
+
+final as (
+    select
+        -- ids
+        customer_daily.dt,
+        customer_daily.customer_id,
+
+        -- attributes
+        customer_daily.customer_type,
+        customer_daily.branch_id,
+        customer_daily.manager_id,
+        customer_daily.village_code,
+        customer_daily.name_masked,
+        customer_daily.id_masked,
+        customer_daily.phone_masked,
+        customer_daily.age,
+
+        -- balances and risk
+        customer_daily.deposit_balance,
+        customer_daily.loan_balance,
+        customer_daily.overdue_days_max,
+        customer_daily.worst_five_class,
+
+        -- tags
+        coalesce(tags_per_customer.tag_count, 0) as tag_count
+    from customer_daily
+    inner join run_date on customer_daily.dt = run_date.run_dt
+    left join tags_per_customer on tags_per_customer.customer_id = customer_daily.customer_id
+)
+
+select * from final

@@ -1,0 +1,42 @@
+-- Every composite value equals sum(numerator parts) / sum(denominator parts) recomputed from the
+-- published part values of the same member.
+
+with
+
+indicator_value as (
+    select * from {{ ref('ads_indicator_value') }}
+),
+
+composite_part as (
+    select * from {{ ref('indicator_composite_part') }}
+),
+
+recomputed as (
+    select
+        part.indicator_code,
+        parts.grain_id,
+        sum(case when part.role = 'numerator' then parts.value else 0 end)
+            / nullif(sum(case when part.role = 'denominator' then parts.value else 0 end), 0) as value
+    from composite_part as part
+    inner join indicator_value as parts
+        on parts.indicator_code = part.part_code
+    group by part.indicator_code, parts.grain_id
+),
+
+final as (
+    select
+        published.indicator_code,
+        published.grain_id,
+        published.value as published_value,
+        recomputed.value as recomputed_value
+    from indicator_value as published
+    inner join (select distinct indicator_code from composite_part) as composite
+        on composite.indicator_code = published.indicator_code
+    left join recomputed
+        on recomputed.indicator_code = published.indicator_code
+        and recomputed.grain_id = published.grain_id
+    where recomputed.value is null
+        or abs(published.value - recomputed.value) > 1e-9 * (1 + abs(recomputed.value))
+)
+
+select * from final

@@ -1,0 +1,103 @@
+"""The customer tag catalog: `dbt_project/catalog/tags.yaml`, validated, and its dbt seed.
+
+Each tag is a SQL boolean over the columns of `dws_customer__daily`; the model
+`ads_customer_tag` renders every rule from the seed `tag_catalog`, so adding a tag is a
+YAML change only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from granary.catalog.indicators import (
+    DBT_PROJECT_DIR,
+    SEEDS_DIR,
+    CatalogError,
+    read_catalog,
+    validate_catalog,
+    write_csv,
+)
+
+CATALOG_FILE = DBT_PROJECT_DIR / "catalog" / "tags.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Category(_Strict):
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class TagRule(_Strict):
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]*[A-Z0-9]$")
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    category: str
+    rule_text: str = Field(min_length=1, description="the rule in words, for the bank user")
+    sql: str = Field(min_length=1, description="SQL boolean over dws_customer__daily columns")
+
+
+class TagCatalog(_Strict):
+    categories: dict[str, Category]
+    tags: list[TagRule] = Field(min_length=1)
+
+
+class Tag(_Strict):
+    code: str
+    name_zh: str
+    name_en: str
+    category: str
+    category_zh: str
+    category_en: str
+    rule_text: str
+    rule_sql: str
+
+
+def load(path: Path | None = None) -> list[Tag]:
+    """Every tag, validated: unique codes, known categories, a rule in words and in SQL."""
+    path = path or CATALOG_FILE
+    raw = read_catalog(path)
+    catalog = validate_catalog(path, raw, TagCatalog)
+    seen: set[str] = set()
+    tags: list[Tag] = []
+    for t in catalog.tags:
+        if t.code in seen:
+            raise CatalogError(f"{path}: field 'tags[{t.code}].code': duplicate code")
+        seen.add(t.code)
+        if t.category not in catalog.categories:
+            known = ", ".join(catalog.categories)
+            raise CatalogError(
+                f"{path}: field 'tags[{t.code}].category': unknown category '{t.category}' (known: {known})"
+            )
+        if ";" in t.sql:
+            raise CatalogError(f"{path}: field 'tags[{t.code}].sql': one boolean expression, no ';'")
+        cat = catalog.categories[t.category]
+        tags.append(
+            Tag(
+                code=t.code,
+                name_zh=t.name_zh,
+                name_en=t.name_en,
+                category=t.category,
+                category_zh=cat.zh,
+                category_en=cat.en,
+                rule_text=t.rule_text,
+                rule_sql=t.sql,
+            )
+        )
+    return tags
+
+
+def write_seeds(path: Path | None = None, seeds_dir: Path | None = None) -> list[Path]:
+    """tag_catalog.csv: the tag dictionary plus each rule's SQL."""
+    target = (seeds_dir or SEEDS_DIR) / "tag_catalog.csv"
+    rows = [
+        [t.code, t.name_zh, t.name_en, t.category, t.category_zh, t.rule_text, t.rule_sql] for t in load(path)
+    ]
+    write_csv(
+        target, ("tag_code", "name_zh", "name_en", "category", "category_zh", "rule_text", "rule_sql"), rows
+    )
+    return [target]

@@ -1,0 +1,419 @@
+"""granary transform: a real dbt build (dbt-duckdb) over tiny DWD Parquet fixtures."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from granary import config, paths
+from granary.catalog import indicators, tags
+from granary.errors import DataError
+from granary.tenants import Tenant
+
+RUN_DT = date(2024, 6, 2)
+DAYS = (date(2024, 5, 31), date(2024, 6, 1), RUN_DT)  # previous month end, so VS_MS has its base day
+BANK = Tenant(
+    code="tbank",
+    name_zh="测试农村商业银行",
+    name_en="Test Rural Commercial Bank",
+    county_code="340000",
+    county_zh="测试县",
+    customers_sf1=100,
+    branches=2,
+)
+
+FIRST = DAYS[0]
+
+
+def cid(n: int) -> str:
+    return f"C{n:010d}"
+
+
+# (customer no, type, branch, birth, open, first day present)
+CUSTOMERS = [
+    (1, "farmer_household", "B01", date(1950, 3, 1), date(2010, 1, 1), FIRST),
+    (2, "individual", "B01", date(1990, 7, 15), date(2024, 5, 20), FIRST),
+    (3, "individual_business", "B02", date(1980, 12, 31), date(2015, 6, 1), FIRST),
+    (4, "farmer_household", "B02", date(1975, 1, 1), date(2018, 1, 1), FIRST),
+    (5, "small_enterprise", "B02", None, RUN_DT, RUN_DT),
+    (6, "individual", "B01", date(1964, 6, 3), date(2020, 1, 1), FIRST),  # 59 on RUN_DT
+]
+# (loan no, customer no, branch, product, guarantee, agricultural, contract, balance on RUN_DT,
+#  overdue days on RUN_DT, five_class, start date, first day present)
+LOANS = [
+    (1, 1, "B01", "agricultural", "credit", True, 100000, 80000, 0, "normal", date(2023, 3, 1), FIRST),
+    (
+        2,
+        1,
+        "B01",
+        "agricultural",
+        "guaranteed",
+        True,
+        50000,
+        30000,
+        45,
+        "substandard",
+        date(2022, 1, 1),
+        FIRST,
+    ),
+    (
+        3,
+        3,
+        "B02",
+        "business",
+        "mortgage",
+        False,
+        500000,
+        400000,
+        0,
+        "special_mention",
+        date(2021, 5, 1),
+        FIRST,
+    ),
+    (4, 4, "B02", "agricultural", "credit", True, 30000, 20000, 200, "doubtful", date(2020, 2, 1), FIRST),
+    (5, 2, "B01", "consumer", "credit", False, 10000, 0, 0, "normal", date(2023, 1, 1), FIRST),
+    (6, 5, "B02", "business", "pledge", False, 300000, 300000, 0, "normal", RUN_DT, RUN_DT),
+]
+# (account no, customer no, branch, product, balance on RUN_DT, status, open date, first day present)
+DEPOSITS = [
+    (1, 1, "B01", "demand", 5000, "active", date(2010, 1, 1), FIRST),
+    (2, 2, "B01", "time", 600000, "active", date(2024, 5, 20), FIRST),
+    (3, 3, "B02", "demand", 20000, "active", date(2015, 6, 1), FIRST),
+    (4, 6, "B01", "demand", 1000, "active", date(2020, 1, 1), FIRST),
+    (5, 4, "B02", "time", 0, "closed", date(2018, 1, 1), FIRST),
+    (6, 5, "B02", "demand", 100, "active", RUN_DT, RUN_DT),
+]
+
+EXPECTED_TAGS = {
+    "FARMER": {cid(1), cid(4)},
+    "SMALL_BIZ_OWNER": {cid(3)},
+    "HAS_LOAN": {cid(1), cid(3), cid(4), cid(5)},
+    "AGRI_BORROWER": {cid(1), cid(4)},
+    "DEPOSIT_ONLY": {cid(2), cid(6)},
+    "LARGE_DEPOSITOR": {cid(2)},
+    "OVERDUE": {cid(1), cid(4)},
+    "NPL_CUSTOMER": {cid(1), cid(4)},
+    "NEW_CUSTOMER": {cid(2), cid(5)},
+    "SENIOR": {cid(1)},
+}
+
+
+def _days_back(day: date) -> int:
+    return (RUN_DT - day).days
+
+
+def loan_balance(loan: tuple, day: date) -> Decimal:
+    """Balances fall by 1,000 a day, so month-to-date averages differ from the day's value."""
+    balance = loan[7]
+    return Decimal(balance + 1000 * _days_back(day)) if balance else Decimal(0)
+
+
+def deposit_balance(deposit: tuple, day: date) -> Decimal:
+    balance = deposit[4]
+    return Decimal(balance + 500 * _days_back(day)) if balance else Decimal(0)
+
+
+def _write(table: str, day: date, rows: list[dict], schema: pa.Schema) -> None:
+    part = paths.partition(paths.dwd_table(BANK.code, table), day)
+    part.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), part / "part-00000.parquet")
+
+
+def write_dwd_fixture() -> None:
+    """DWD as the contract says: standard codes, PII as *_token/*_masked, _source_row, dt partitions."""
+    text, day_, money = pa.string(), pa.date32(), pa.decimal128(18, 2)
+    customer_schema = pa.schema(
+        [("customer_id", text), ("customer_name_token", text), ("customer_name_masked", text),
+         ("id_number_token", text), ("id_number_masked", text), ("phone_token", text), ("phone_masked", text),
+         ("customer_type", text), ("gender", text), ("birth_date", day_), ("branch_id", text),
+         ("manager_id", text), ("village_code", text), ("address_token", text), ("address_masked", text),
+         ("open_date", day_), ("_source_row", pa.int64())]
+    )  # fmt: skip
+    deposit_schema = pa.schema(
+        [("account_id", text), ("customer_id", text), ("branch_id", text), ("product_code", text),
+         ("open_date", day_), ("balance", money), ("status", text), ("_source_row", pa.int64())]
+    )  # fmt: skip
+    loan_schema = pa.schema(
+        [("loan_id", text), ("customer_id", text), ("branch_id", text), ("manager_id", text),
+         ("product_code", text), ("guarantee_type", text), ("is_agricultural", pa.bool_()),
+         ("contract_amount", money), ("balance", money), ("interest_rate", pa.decimal128(8, 4)),
+         ("start_date", day_), ("maturity_date", day_), ("overdue_days", pa.int32()), ("five_class", text),
+         ("_source_row", pa.int64())]
+    )  # fmt: skip
+    for day in DAYS:
+        customers = [
+            {
+                "customer_id": cid(n),
+                "customer_name_token": f"{n:064x}",
+                "customer_name_masked": "张*",
+                "id_number_token": f"{n + 100:064x}",
+                "id_number_masked": "340***********1234",
+                "phone_token": f"{n + 200:064x}",
+                "phone_masked": "138****0000",
+                "customer_type": ctype,
+                "gender": "male",
+                "birth_date": birth,
+                "branch_id": branch,
+                "manager_id": f"M{branch}",
+                "village_code": "340000000001",
+                "address_token": f"{n + 300:064x}",
+                "address_masked": "测试县青山****",
+                "open_date": opened,
+                "_source_row": n,
+            }
+            for (n, ctype, branch, birth, opened, first) in CUSTOMERS
+            if first <= day
+        ]
+        loans = [
+            {
+                "loan_id": f"L{loan[0]:012d}",
+                "customer_id": cid(loan[1]),
+                "branch_id": loan[2],
+                "manager_id": f"M{loan[2]}",
+                "product_code": loan[3],
+                "guarantee_type": loan[4],
+                "is_agricultural": loan[5],
+                "contract_amount": Decimal(loan[6]),
+                "balance": loan_balance(loan, day),
+                "interest_rate": Decimal("0.0650"),
+                "start_date": loan[10],
+                "maturity_date": loan[10] + timedelta(days=999),
+                "overdue_days": max(loan[8] - _days_back(day), 0),
+                "five_class": loan[9],
+                "_source_row": loan[0],
+            }
+            for loan in LOANS
+            if loan[11] <= day
+        ]
+        deposits = [
+            {
+                "account_id": f"D{dep[0]:012d}",
+                "customer_id": cid(dep[1]),
+                "branch_id": dep[2],
+                "product_code": dep[3],
+                "open_date": dep[6],
+                "balance": deposit_balance(dep, day),
+                "status": dep[5],
+                "_source_row": dep[0],
+            }
+            for dep in DEPOSITS
+            if dep[7] <= day
+        ]
+        _write("customer", day, customers, customer_schema)
+        _write("loan", day, loans, loan_schema)
+        _write("deposit_account", day, deposits, deposit_schema)
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(granary_env: Path) -> Iterator[dict]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRANARY_RUN_DIR", str(granary_env / "run"))
+        mp.delenv("GRANARY_DBT_TARGET", raising=False)
+        config.settings.cache_clear()
+        write_dwd_fixture()
+        from granary.transform import transform
+
+        started = time.perf_counter()
+        transform(BANK, RUN_DT)
+        seconds = time.perf_counter() - started
+        print(f"\ndbt build (transform) wall time: {seconds:.1f}s")
+        yield {"db": paths.warehouse_db(BANK.code), "seconds": seconds}
+    config.settings.cache_clear()
+
+
+def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_every_indicator_has_a_value_for_its_grain(built_warehouse: dict) -> None:
+    db = built_warehouse["db"]
+    catalogued = {i.code: i for i in indicators.expand()}
+    rows = query(db, "select indicator_code, grain, grain_id, dt from ads_indicator_value")
+    assert {r[3] for r in rows} == {RUN_DT}
+    valued = {(code, grain) for code, grain, _, _ in rows}
+    missing = [c for c, i in catalogued.items() if (c, i.grain) not in valued]
+    assert not missing, f"no value for {missing[:10]}"
+    members = {(code, grain_id) for code, grain, grain_id, _ in rows if grain == "branch"}
+    branch_codes = [c for c, i in catalogued.items() if i.grain == "branch"]
+    assert all((c, b) in members for c in branch_codes for b in ("B01", "B02"))
+    assert {gid for _, grain, gid, _ in rows if grain == "bank"} == {BANK.code}
+    dict_codes = {r[0] for r in query(db, "select indicator_code from ads_indicator_dict")}
+    assert dict_codes == set(catalogued)
+
+
+def test_npl_ratio_matches_independent_computation(built_warehouse: dict) -> None:
+    db = built_warehouse["db"]
+    values = dict(
+        ((code, gid), v)
+        for code, gid, v in query(db, "select indicator_code, grain_id, value from ads_indicator_value")
+    )
+    npl = {"substandard", "doubtful", "loss"}
+    for grain, gid, branches in (("BANK", BANK.code, {"B01", "B02"}), ("BRANCH", "B01", {"B01"}),
+                                 ("BRANCH", "B02", {"B02"})):  # fmt: skip
+        live = [ln for ln in LOANS if ln[2] in branches]
+        loan_total = sum(loan_balance(ln, RUN_DT) for ln in live)
+        npl_total = sum(loan_balance(ln, RUN_DT) for ln in live if ln[9] in npl)
+        assert values[(f"NPL_RATIO__D__{grain}", gid)] == pytest.approx(float(npl_total / loan_total))
+        assert values[(f"LOAN_BAL__D__{grain}", gid)] == pytest.approx(float(loan_total))
+    # month-to-date average: 1 and 2 June only (31 May is the previous month)
+    b01 = [ln for ln in LOANS if ln[2] == "B01"]
+    mtd = sum(loan_balance(ln, d) for ln in b01 for d in DAYS[1:] if ln[11] <= d) / 2
+    assert values[("LOAN_BAL__MTD__BRANCH", "B01")] == pytest.approx(float(mtd))
+    # change since month start: against 31 May
+    change = sum(loan_balance(ln, RUN_DT) for ln in LOANS) - sum(
+        loan_balance(ln, DAYS[0]) for ln in LOANS if ln[11] <= DAYS[0]
+    )
+    assert values[("LOAN_BAL__VS_MS__BANK", BANK.code)] == pytest.approx(float(change))
+    # modifiers: agricultural loans only; farm-household customers only
+    agri = sum(loan_balance(ln, RUN_DT) for ln in LOANS if ln[5])
+    assert values[("LOAN_BAL__AGRI__D__BANK", BANK.code)] == pytest.approx(float(agri))
+    assert values[("CUST_CNT__FARMER__D__BRANCH", "B02")] == 1
+    assert values[("DEP_BAL__TIME__D__BRANCH", "B01")] == pytest.approx(600000.0)
+    # flows: the one loan disbursed on the run day
+    assert values[("NEW_LOAN_AMT__D__BANK", BANK.code)] == pytest.approx(300000.0)
+    assert values[("NEW_CUST_CNT__D__BRANCH", "B02")] == 1
+    branch = query(db, "select branch_id, npl_ratio, customers from ads_branch_daily order by branch_id")
+    assert [(b, c) for b, _, c in branch] == [("B01", 3), ("B02", 3)]
+    assert branch[0][1] == pytest.approx(values[("NPL_RATIO__D__BRANCH", "B01")])
+
+
+def test_tags_hold_for_the_right_customers(built_warehouse: dict) -> None:
+    db = built_warehouse["db"]
+    rows = query(db, "select tag_code, customer_id, tag_name_zh, category_zh, dt from ads_customer_tag")
+    got: dict[str, set[str]] = {}
+    for code, customer_id, name_zh, category_zh, dt in rows:
+        got.setdefault(code, set()).add(customer_id)
+        assert name_zh and category_zh and dt == RUN_DT
+    assert got == EXPECTED_TAGS
+    assert {t.code for t in tags.load()} == set(EXPECTED_TAGS)
+    profile = dict(query(db, "select customer_id, tag_count from ads_customer_profile"))
+    assert profile[cid(1)] == sum(cid(1) in s for s in EXPECTED_TAGS.values())
+    assert len(profile) == len(CUSTOMERS)
+    ages = dict(query(db, "select customer_id, age from ads_customer_profile"))
+    assert ages[cid(6)] == 59 and ages[cid(1)] == 74
+
+
+def test_published_tables_have_the_contract_columns(built_warehouse: dict) -> None:
+    contract = {
+        "ads_indicator_value": "dt grain grain_id indicator_code indicator_name_zh theme unit value",
+        "ads_indicator_dict": "indicator_code name_zh name_en theme theme_zh definition_zh definition_en "
+        "unit grain atomic_code period modifier kind owner",
+        "ads_customer_tag": "dt customer_id tag_code tag_name_zh category_zh",
+        "ads_tag_dict": "tag_code name_zh name_en category category_zh rule_text",
+        "ads_customer_profile": "dt customer_id customer_type branch_id manager_id village_code name_masked "
+        "id_masked phone_masked age deposit_balance loan_balance overdue_days_max worst_five_class tag_count",
+        "ads_branch_daily": "dt branch_id customers loan_balance npl_balance deposit_balance npl_ratio",
+    }
+    for table, columns in contract.items():
+        got = [r[0] for r in query(built_warehouse["db"], f"describe {table}")]
+        assert got == columns.split(), table
+
+
+def test_rerun_gives_identical_rows(built_warehouse: dict, granary_env: Path) -> None:
+    from granary.transform import transform
+
+    db = built_warehouse["db"]
+    tables = ["ads_indicator_value", "ads_customer_tag", "ads_customer_profile", "ads_branch_daily"]
+
+    def snapshot() -> dict[str, list[tuple]]:
+        return {t: sorted(query(db, f"select * from {t}"), key=repr) for t in tables}
+
+    before = snapshot()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRANARY_RUN_DIR", str(granary_env / "run"))
+        config.settings.cache_clear()
+        transform(BANK, RUN_DT)
+    assert snapshot() == before
+    assert not list(db.parent.glob(".*.building.duckdb*")), "temporary build files left behind"
+
+
+def test_failed_build_leaves_the_warehouse_untouched(built_warehouse: dict, granary_env: Path) -> None:
+    """A DWD day that breaks a dbt test (unknown customer type) fails the build; the old warehouse stays."""
+    from granary.transform import transform
+
+    db = built_warehouse["db"]
+    before = db.stat().st_mtime_ns, query(db, "select count(*) from ads_indicator_value")
+    bad_day = RUN_DT + timedelta(days=1)
+    for table in ("customer", "loan", "deposit_account"):
+        src = paths.partition(paths.dwd_table(BANK.code, table), RUN_DT) / "part-00000.parquet"
+        rows = pq.read_table(src)
+        if table == "customer":
+            rows = rows.set_column(
+                rows.schema.get_field_index("customer_type"),
+                "customer_type",
+                pa.array(["martian"] * rows.num_rows),
+            )
+        dest = paths.partition(paths.dwd_table(BANK.code, table), bad_day)
+        dest.mkdir(parents=True, exist_ok=True)
+        pq.write_table(rows, dest / "part-00000.parquet")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("GRANARY_RUN_DIR", str(granary_env / "run"))
+            config.settings.cache_clear()
+            with pytest.raises(DataError, match=r"accepted_values.*customer_type") as failure:
+                transform(BANK, bad_day)
+        assert "tbank" in str(failure.value) and "skipped" in str(failure.value)
+        assert (db.stat().st_mtime_ns, query(db, "select count(*) from ads_indicator_value")) == before
+        assert not list(db.parent.glob(".*.building.duckdb*"))
+    finally:
+        for table in ("customer", "loan", "deposit_account"):
+            dest = paths.partition(paths.dwd_table(BANK.code, table), bad_day)
+            for f in dest.glob("*"):
+                f.unlink()
+            dest.rmdir()
+
+
+def test_missing_dwd_day_is_a_data_error(built_warehouse: dict) -> None:
+    from granary.transform import transform
+
+    with pytest.raises(DataError, match=r"no DWD Parquet.*granary clean"):
+        transform(BANK, date(2030, 1, 1))
+
+
+def test_build_time_is_recorded(built_warehouse: dict) -> None:
+    # the measured wall time is printed; keep a generous ceiling so a pathological slowdown shows
+    assert built_warehouse["seconds"] < 120, os.environ.get("GRANARY_RUN_DIR")
+
+
+@pytest.mark.slow
+def test_spark_target_gives_the_same_indicators_and_tags(
+    built_warehouse: dict, granary_env: Path, spark_remote: str, spark
+) -> None:
+    """The same project on dbt-spark over Spark Connect (the scale-out path) gives the DuckDB results."""
+    from granary.transform import transform
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRANARY_RUN_DIR", str(granary_env / "run-spark"))
+        mp.setenv("GRANARY_DBT_TARGET", "spark")
+        config.settings.cache_clear()
+        started = time.perf_counter()
+        transform(BANK, RUN_DT)
+        print(f"\ndbt build on spark (transform) wall time: {time.perf_counter() - started:.1f}s")
+    config.settings.cache_clear()
+    database = f"granary_{BANK.code}"
+    on_spark = {
+        (r["indicator_code"], r["grain_id"]): r["value"]
+        for r in spark.table(f"{database}.ads_indicator_value").collect()
+    }
+    on_duckdb = {
+        (code, gid): v
+        for code, gid, v in query(
+            built_warehouse["db"], "select indicator_code, grain_id, value from ads_indicator_value"
+        )
+    }
+    assert on_spark.keys() == on_duckdb.keys()
+    assert all(on_spark[k] == pytest.approx(v) for k, v in on_duckdb.items())
+    spark_tags = {
+        (r["customer_id"], r["tag_code"]) for r in spark.table(f"{database}.ads_customer_tag").collect()
+    }
+    assert spark_tags == {(c, t) for t, cs in EXPECTED_TAGS.items() for c in cs}
