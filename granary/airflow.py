@@ -252,6 +252,15 @@ def _healthy(report: dict | None) -> bool:
     return all((report.get(p) or {}).get("status") == "healthy" for p in parts)
 
 
+def prepared_env(metadata_db: str = METADATA_DB) -> dict[str, str]:
+    """The Airflow environment, with its metadata database created and migrated."""
+    airflow_home().mkdir(parents=True, exist_ok=True)
+    _ensure_database(metadata_db)
+    env = airflow_env(metadata_db)
+    _migrate_if_needed(metadata_db, env)
+    return env
+
+
 def start(metadata_db: str = METADATA_DB, timeout: int = 180) -> None:
     """Start api-server, scheduler and dag-processor (idempotent) and wait until all are healthy."""
     started = time.perf_counter()
@@ -261,9 +270,7 @@ def start(metadata_db: str = METADATA_DB, timeout: int = 180) -> None:
     if all(pids.values()) and _healthy(health()):
         console.print(f"airflow: already running at {_api_url()}")
         return
-    _ensure_database(metadata_db)
-    env = airflow_env(metadata_db)
-    _migrate_if_needed(metadata_db, env)
+    env = prepared_env(metadata_db)
     for component in COMPONENTS:
         if not pids[component]:
             _spawn(component, env)

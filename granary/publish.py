@@ -48,12 +48,13 @@ def init_serving(tenants: Iterable[Tenant]) -> None:
 def _ensure_role(conn: psycopg.Connection, tenant: Tenant) -> None:
     role = sql.Identifier(tenant.reader_role)
     exists = conn.execute("select 1 from pg_roles where rolname = %s", (tenant.reader_role,)).fetchone()
-    if not exists:
-        conn.execute(
-            sql.SQL("create role {} login password {} noinherit").format(
-                role, sql.Literal(tenant_password(tenant.code))
-            )
+    # Roles are cluster-wide: converge an existing one to this installation's password.
+    verb = "alter" if exists else "create"
+    conn.execute(
+        sql.SQL(verb + " role {} login noinherit password {}").format(
+            role, sql.Literal(tenant_password(tenant.code))
         )
+    )
     db = sql.Identifier(settings().serving_db)
     conn.execute(sql.SQL("grant connect on database {} to {}").format(db, role))
     conn.execute(

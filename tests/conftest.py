@@ -11,6 +11,8 @@ import pytest
 from granary import config
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# Session fixtures that run a real day (day_fixtures) and a real Superset (serving_fixture).
+pytest_plugins = ["day_fixtures", "serving_fixture"]
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +22,7 @@ def granary_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     saved = dict(os.environ)
     os.environ["GRANARY_DATA"] = str(root)
     os.environ["GRANARY_SECRETS_DIR"] = str(root / "secrets")
+    os.environ["GRANARY_RUN_DIR"] = str(root / "run")
     config.settings.cache_clear()
     yield root
     os.environ.clear()
@@ -31,3 +34,40 @@ def granary_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# --- Spark Connect (granary.spark) -------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def spark_remote(granary_env: Path) -> Iterator[str]:
+    """A real Spark Connect server for the session: GRANARY_SPARK_REMOTE if one answers there,
+    else one started on a free port (and stopped at the end; only that one)."""
+    from granary import spark
+
+    if not (os.environ.get("GRANARY_SPARK_REMOTE") and spark.server_answers()):
+        os.environ["GRANARY_SPARK_REMOTE"] = f"sc://127.0.0.1:{_free_port()}"
+        config.settings.cache_clear()
+    started_here = not spark.server_answers()
+    spark.start_connect_server()
+    yield config.settings().spark_remote
+    # Close the client first: at exit it would otherwise retry RPCs to a stopped server for minutes.
+    spark.get_session().stop()
+    if started_here:
+        spark.stop_connect_server()
+
+
+@pytest.fixture(scope="session")
+def spark(spark_remote: str):
+    """A Spark Connect client session on the session's server."""
+    from granary.spark import get_session
+
+    return get_session()

@@ -13,7 +13,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from granary.superset import bundle, credentials
 from granary.tenants import Tenant
 
-pytest_plugins = ["serving_fixture"]
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"

@@ -18,8 +18,6 @@ from granary.superset import bundle, credentials, provision, service
 from granary.superset.client import SupersetClient
 from granary.tenants import Tenant
 
-pytest_plugins = ["serving_fixture"]
-
 DENIED = (403, 404)
 PAIRS = [("qingshan", "hexi"), ("hexi", "qingshan")]
 

@@ -1,0 +1,276 @@
+"""The Spark Connect server every Spark job talks to, and the client session to it.
+
+One long-running server (`granary spark start`) lets a job start work in seconds instead of
+paying JVM start-up per task; at scale `GRANARY_SPARK_REMOTE` points at a cluster's server.
+The server is pyspark's own `sbin/start-connect-server.sh`, run from the installed package.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from granary import paths
+from granary.config import settings
+from granary.errors import EngineError
+
+# Local mode on a 2-core box that also runs Postgres, Superset and Airflow: both cores,
+# a 4 GiB driver heap (the whole of Spark in local mode), few shuffle partitions for
+# bank-sized tables (tens of thousands of rows per source and day).
+SERVER_CONF = {
+    "spark.master": "local[2]",
+    "spark.driver.memory": "4g",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.session.timeZone": "Asia/Shanghai",
+    "spark.sql.catalogImplementation": "in-memory",
+    "spark.ui.enabled": "false",
+    # Spark 4 reads only UTF-8/UTF-16/… unless told to use the JDK's charsets; banks export GBK.
+    "spark.sql.legacy.javaCharsets": "true",
+}
+START_TIMEOUT_S = 120.0
+# Warnings only, except the server's own start/stop lines: the INFO log grows by a line per RPC.
+LOG4J2 = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.connect.name = org.apache.spark.sql.connect.service.SparkConnectServer
+logger.connect.level = info
+"""
+
+
+def _host_port() -> tuple[str, int]:
+    url = settings().spark_remote
+    parsed = urlparse(url.split(";", 1)[0])
+    if parsed.scheme != "sc" or not parsed.hostname:
+        raise EngineError(
+            f"GRANARY_SPARK_REMOTE '{url}' is not a Spark Connect URL like sc://127.0.0.1:15002"
+        )
+    return parsed.hostname, parsed.port or 15002
+
+
+def server_answers(timeout: float = 1.0) -> bool:
+    """True if something accepts connections at the configured Spark Connect address."""
+    host, port = _host_port()
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def spark_home() -> Path:
+    """pyspark's package directory is a complete SPARK_HOME (jars, bin, sbin)."""
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def _server_dir() -> Path:
+    return settings().run_dir / "spark"
+
+
+def _server_env(host: str, port: int) -> dict[str, str]:
+    run = _server_dir()
+    env = dict(os.environ)
+    env.update(
+        SPARK_HOME=str(spark_home()),
+        SPARK_LOG_DIR=str(run / "logs"),
+        SPARK_PID_DIR=str(run / "pids"),
+        SPARK_CONF_DIR=str(run / "conf"),
+        # One pid file per port: two servers (e.g. a test session's) never share one.
+        SPARK_IDENT_STRING=f"granary-{port}",
+        PYSPARK_PYTHON=sys.executable,
+    )
+    if host in ("127.0.0.1", "localhost"):
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"  # a local server's driver listens on loopback only
+    return env
+
+
+def _pid_file(port: int) -> Path:
+    return (
+        _server_dir()
+        / "pids"
+        / f"spark-granary-{port}-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid"
+    )
+
+
+def _log_tail(lines: int = 20) -> str:
+    logs = sorted((_server_dir() / "logs").glob("*.out"), key=lambda p: p.stat().st_mtime)
+    if not logs:
+        return "(no server log)"
+    text = logs[-1].read_text(encoding="utf-8", errors="replace").splitlines()
+    return f"{logs[-1]}:\n" + "\n".join(text[-lines:])
+
+
+def _java_present() -> bool:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return True
+    return shutil.which("java") is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def start_connect_server() -> None:
+    """Start the local Spark Connect server and wait until it answers (no-op if one answers)."""
+    if server_answers():
+        return
+    if not _java_present():
+        raise EngineError(
+            "Java is not installed (no JAVA_HOME, no `java` on PATH); Spark needs Java 17: "
+            "apt-get install -y openjdk-17-jre-headless, then run `granary spark start` again"
+        )
+    host, port = _host_port()
+    run = _server_dir()
+    for sub in ("logs", "pids", "conf", "tmp", "work"):
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    (run / "conf" / "log4j2.properties").write_text(LOG4J2, encoding="utf-8")
+    conf = {
+        **SERVER_CONF,
+        "spark.connect.grpc.binding.address": host,
+        "spark.connect.grpc.binding.port": str(port),
+        "spark.local.dir": str(run / "tmp"),
+        "spark.sql.warehouse.dir": str(run / "work" / "warehouse"),
+    }
+    args = [str(spark_home() / "sbin" / "start-connect-server.sh")]
+    for name, value in conf.items():
+        args += ["--conf", f"{name}={value}"]
+    done = subprocess.run(
+        args, cwd=run / "work", env=_server_env(host, port), capture_output=True, text=True, timeout=60
+    )
+    if done.returncode != 0:
+        raise EngineError(
+            f"start-connect-server.sh failed (exit {done.returncode}): "
+            f"{done.stdout}{done.stderr}\n{_log_tail()}"
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    pid_file = _pid_file(port)
+    while time.monotonic() < deadline:
+        if server_answers():
+            return
+        if pid_file.exists() and not _alive(int(pid_file.read_text().strip() or 0)):
+            raise EngineError(f"the Spark Connect server exited during start-up; its log:\n{_log_tail()}")
+        time.sleep(0.5)
+    raise EngineError(
+        f"the Spark Connect server did not answer on {host}:{port} within {START_TIMEOUT_S:.0f}s; "
+        f"its log:\n{_log_tail()}"
+    )
+
+
+def stop_connect_server() -> None:
+    """Stop the server this machine started on the configured port (and wait until it is gone)."""
+    host, port = _host_port()
+    pid_file = _pid_file(port)
+    if not pid_file.exists():
+        if server_answers():
+            raise EngineError(
+                f"something answers on {host}:{port} but granary did not start it "
+                f"(no pid file {pid_file}); stop it where it was started"
+            )
+        return
+    pid = int(pid_file.read_text().strip() or 0)
+    subprocess.run(
+        [str(spark_home() / "sbin" / "stop-connect-server.sh")],
+        env=_server_env(host, port),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and pid and _alive(pid):
+        time.sleep(0.3)
+    if pid and _alive(pid):
+        raise EngineError(f"the Spark Connect server (pid {pid}) did not stop within 60s")
+    pid_file.unlink(missing_ok=True)
+
+
+def get_session():  # -> pyspark.sql.SparkSession (import kept lazy: it costs ~3 s)
+    """A client session on the configured Spark Connect server."""
+    if not server_answers():
+        raise EngineError(
+            f"no Spark Connect server answers at {settings().spark_remote}; "
+            "run `granary spark start` (or point GRANARY_SPARK_REMOTE at a running server)"
+        )
+    from pyspark.sql import SparkSession
+
+    return SparkSession.builder.remote(settings().spark_remote).getOrCreate()
+
+
+@contextmanager
+def spark_errors(what: str) -> Iterator[None]:
+    """Turn a Spark failure into an EngineError that says what was being done."""
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except PySparkException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EngineError(f"Spark failed while {what}: {first}") from exc
+
+
+def job_progress() -> Progress:
+    """Rich progress for a Spark job over a bank's tables (stderr, so stdout stays clean)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+
+
+def write_partition(df, table_dir: Path, dt: date, empty: bool = False) -> Path:  # df: without `dt`
+    """Write one day of a table as a single Parquet file with a fixed name; returns the partition dir.
+
+    Dynamic partition overwrite replaces exactly that day. The caller orders `df`; one
+    partition gives one file, and Spark's run-specific file name (a job UUID) and .crc
+    side files are replaced by `part-00000.parquet`, so a rerun gives byte-identical files.
+    A day with no rows still gets a partition holding a schema-only file, so readers find it
+    (partitionBy writes nothing for an empty frame and would leave the old day in place).
+    """
+    from pyspark.sql import functions as F
+
+    target = paths.partition(table_dir, dt)
+    if empty:
+        df.coalesce(1).write.mode("overwrite").parquet(str(target))
+    else:
+        (
+            df.withColumn("dt", F.lit(dt.isoformat()).cast("date"))
+            .write.mode("overwrite")
+            .option("partitionOverwriteMode", "dynamic")
+            .partitionBy("dt")
+            .parquet(str(table_dir))
+        )
+    _fix_file_names(target)
+    return target
+
+
+def _fix_file_names(partition_dir: Path) -> None:
+    for side_file in [*partition_dir.glob(".*.crc"), *partition_dir.glob("_SUCCESS")]:
+        side_file.unlink()
+    parts = sorted(partition_dir.glob("part-*.parquet"))
+    for index, part in enumerate(parts):
+        part.rename(partition_dir / f"part-{index:05d}.parquet")

@@ -1,0 +1,143 @@
+"""The whole slice for two banks on the real components, and what it must guarantee."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from day_fixtures import PublishedDay
+
+from granary import paths, pipeline
+from granary.errors import QualityGateError
+from granary.serving import admin_connect, tenant_connect
+from granary.tenants import get_tenant
+
+pytestmark = pytest.mark.slow
+GRANARY = str(Path(sys.executable).with_name("granary"))
+
+
+def _published_counts(schema: str) -> dict[str, int]:
+    with admin_connect() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s order by 1",
+                (schema,),
+            )
+        ]
+        return {t: conn.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0] for t in tables}
+
+
+def test_every_bank_is_published_with_its_business_date(published_day: PublishedDay) -> None:
+    for tenant in published_day.tenants:
+        counts = _published_counts(tenant.serving_schema)
+        for table in ("ads_indicator_value", "ads_customer_tag", "ads_customer_profile", "ads_tag_dict"):
+            assert counts.get(table, 0) > 0, f"{tenant.code}: {table} empty or missing: {counts}"
+        with admin_connect() as conn:
+            info = conn.execute(
+                f"select distinct tenant, dt from {tenant.serving_schema}.publish_info"
+            ).fetchall()
+        assert info == [(tenant.code, published_day.dt)]
+        # What Postgres serves is what the warehouse built.
+        with duckdb.connect(str(paths.warehouse_db(tenant.code)), read_only=True) as wh:
+            built = wh.execute("select count(*) from ads_indicator_value").fetchone()[0]
+        assert counts["ads_indicator_value"] == built
+
+
+def test_npl_ratio_is_published_and_matches_its_parts(published_day: PublishedDay) -> None:
+    tenant = published_day.tenants[0]
+    with tenant_connect(tenant) as conn:
+        rows = conn.execute(
+            """
+            select d.indicator_code, v.value from ads_indicator_value v
+            join ads_indicator_dict d using (indicator_code)
+            where d.kind = 'composite' and v.grain = 'bank'
+            """
+        ).fetchall()
+    assert rows, "no composite indicator published at bank grain"
+    assert all(0 <= value <= 10 for _, value in rows if value is not None)
+
+
+def test_rerun_of_a_day_gives_the_same_published_rows(published_day: PublishedDay) -> None:
+    tenant = published_day.tenants[0]
+    before = _published_counts(tenant.serving_schema)
+    pipeline.run_all(tenant, published_day.dt)
+    after = _published_counts(tenant.serving_schema)
+    assert after == before
+    with admin_connect() as conn:
+        dupes = conn.execute(
+            f"""
+            select count(*) from (
+              select dt, grain, grain_id, indicator_code from {tenant.serving_schema}.ads_indicator_value
+              group by 1, 2, 3, 4 having count(*) > 1) d
+            """
+        ).fetchone()[0]
+        tag_dupes = conn.execute(
+            f"""
+            select count(*) from (
+              select customer_id, tag_code from {tenant.serving_schema}.ads_customer_tag
+              group by 1, 2 having count(*) > 1) d
+            """
+        ).fetchone()[0]
+    assert (dupes, tag_dupes) == (0, 0)
+
+
+def test_a_bank_role_is_refused_the_other_banks_data(published_day: PublishedDay) -> None:
+    bank_a, bank_b = published_day.tenants[0], published_day.tenants[1]
+    with tenant_connect(bank_a, autocommit=True) as conn:
+        # Its own data: readable.
+        assert conn.execute("select count(*) from ads_customer_tag").fetchone()[0] > 0
+        for attempt in (
+            f"select * from {bank_b.serving_schema}.ads_customer_tag limit 1",
+            f"select * from {bank_b.serving_schema}.ads_customer_profile limit 1",
+            f"set role {bank_b.reader_role}",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attempt)
+
+
+def test_tags_cli_reads_a_customer_with_the_bank_role(published_day: PublishedDay) -> None:
+    tenant = published_day.tenants[0]
+    with tenant_connect(tenant) as conn:
+        customer, expected = conn.execute(
+            "select customer_id, array_agg(tag_code order by tag_code) from ads_customer_tag "
+            "group by customer_id order by count(*) desc, customer_id limit 1"
+        ).fetchone()
+    done = subprocess.run(
+        [GRANARY, "tags", "--tenant", tenant.code, "--customer", customer, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [row["tag_code"] for row in json.loads(done.stdout)] == expected
+
+
+def test_a_failing_quality_suite_stops_the_bank_with_its_expectations(published_day: PublishedDay) -> None:
+    """A DWD partition with a duplicated key and a null key: the gate names both expectations."""
+    from granary.validate import validate
+
+    tenant = get_tenant(published_day.tenants[1].code)
+    part = paths.partition(paths.dwd_table(tenant.code, "loan"), published_day.dt)
+    (file,) = sorted(part.glob("*.parquet"))
+    original = file.read_bytes()
+    table = pq.read_table(file)
+    broken_row = table.slice(0, 1).to_pylist()[0] | {"loan_id": None}
+    pq.write_table(
+        pa.concat_tables([table, table.slice(0, 1), pa.Table.from_pylist([broken_row], table.schema)]), file
+    )
+    try:
+        with pytest.raises(QualityGateError) as failure:
+            validate(tenant, published_day.dt)
+        message = str(failure.value)
+        assert tenant.code in message
+        assert "loan: expect_column_values_to_be_unique(column='loan_id') failed" in message
+        assert "loan: expect_column_values_to_not_be_null(column='loan_id') failed" in message
+    finally:
+        file.write_bytes(original)

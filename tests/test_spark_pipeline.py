@@ -1,0 +1,345 @@
+"""Ingest and clean on a real Spark Connect server, from small hand-written landing files.
+
+Two banks: one exporting GBK, one UTF-8. Each file carries deliberate defects (bad check
+digit, duplicate key, null key, unknown code, out-of-range value, bad date, broken row rule,
+a record with an extra field), and the tests check every layer the contract defines.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import socket
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from granary import config, paths, pii
+from granary.catalog.sources import contract
+from granary.clean import clean, resident_id_check_char
+from granary.errors import DataError, EngineError
+from granary.ingest import ingest
+from granary.secrets import pii_key
+from granary.tenants import Tenant
+
+DAY = date(2026, 3, 2)
+OTHER_DAY = date(2026, 3, 1)
+GBK_BANK = Tenant(
+    code="sparkgbk", name_zh="测试甲银行", name_en="Test GBK Bank", county_code="341122",
+    county_zh="甲县", encoding="gbk", customers_sf1=100, branches=1,
+)  # fmt: skip
+UTF8_BANK = Tenant(
+    code="sparkutf8", name_zh="测试乙银行", name_en="Test UTF-8 Bank", county_code="341021",
+    county_zh="乙县", encoding="utf-8", customers_sf1=100, branches=1,
+)  # fmt: skip
+
+
+def resident_id(first17: str) -> str:
+    return first17 + resident_id_check_char(first17)
+
+
+ID_1 = resident_id("34112219800101001")
+ID_2 = resident_id("34112219851231002")
+ID_BAD = ID_1[:17] + ("0" if ID_1[17] != "0" else "1")  # wrong check digit
+ID_OTHER = [resident_id(f"341122199001{i:02d}003") for i in range(1, 8)]
+PHONE_1, PHONE_BAD = "13800138000", "2380013800"
+
+CUSTOMER_HEADER = contract("customer").column_names
+# (row, the rule it breaks or None); file order is the _source_row order.
+CUSTOMERS = [
+    (["C0000000001", "张三", ID_1, PHONE_1, "02", "1", "19800101", "B01", "M01", "341122100001",
+      "安徽省河西县城关镇幸福村1号", "20200101"], None),
+    (["C0000000002", "李四", ID_BAD, "13900139000", "01", "2", "19851231", "B01", "M01", "341122100001",
+      "安徽省河西县城关镇幸福村2号", "20200101"], "resident_id_check:id_number"),
+    (["C0000000001", "张三", ID_1, PHONE_1, "02", "1", "19800101", "B01", "M01", "341122100001",
+      "安徽省河西县城关镇幸福村1号", "20200101"], "duplicate_key"),
+    (["", "王五", ID_OTHER[0], "13700137000", "01", "1", "19900101", "B01", "M01", "", "", "20200101"],
+     "not_null:customer_id"),
+    (["C0000000005", "赵六", ID_OTHER[1], "13600136000", "09", "1", "19900102", "B01", "M01", "", "",
+      "20200101"], "code:customer_type"),
+    (["C0000000006", "钱七", ID_OTHER[2], "13500135000", "01", "2", "19901301", "B02", "M02", "", "",
+      "20200101"], "cast:birth_date"),
+    (["C0000000007", "孙八", ID_OTHER[3], PHONE_BAD, "03", "1", "19900104", "B02", "M02", "", "",
+      "20200101"], "pattern:phone"),
+    # Nullable fields empty, and an address with a comma inside quotes.
+    (["C0000000008", "欧阳娜娜", ID_2, "", "04", "", "", "B02", "M02", "341122100002",
+      "安徽省河西县,城关镇", "20210315"], None),
+]  # fmt: skip
+LOAN_HEADER = contract("loan").column_names
+LOANS = [
+    (["L000000000001", "C0000000001", "B01", "M01", "AGRI", "A", "Y", "50000.00", "20000.50", "0.0435",
+      "20250101", "20270101", "0", "1"], None),
+    (["L000000000002", "C0000000001", "B01", "M01", "BIZ", "C", "N", "80000.00", "80000.00", "0.0500",
+      "20250101", "20270101", "5000", "3"], "range:overdue_days"),
+    (["L000000000003", "C0000000008", "B02", "M02", "CONS", "B", "N", "10000.00", "12000.00", "0.0600",
+      "20250101", "20260101", "0", "1"], "rule:balance_within_contract"),
+    (["L000000000004", "C0000000008", "B02", "M02", "MORT", "D", "N", "300000.00", "250000.00", "0.0400",
+      "20250101", "20450101", "0", "7"], "code:five_class"),
+    (["L000000000005", "C0000000008", "B02", "M02", "AGRI", "A", "N", "30000.00", "30000.00", "0.0700",
+      "20240601", "20260601", "95", "3"], None),
+]  # fmt: skip
+DEPOSIT_HEADER = contract("deposit_account").column_names
+DEPOSITS = [
+    (["D000000000001", "C0000000001", "B01", "DD", "20200101", "1234.56", "A"], None),
+    (["D000000000002", "C0000000008", "B02", "TD", "20210315", "50000.00", "F"], None),
+]
+CLEAR_PII = {ID_1, ID_2, ID_BAD, *ID_OTHER, PHONE_1, PHONE_BAD, "13900139000", "张三", "欧阳娜娜"}
+
+
+def csv_text(header: list[str], rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_landing(tenant: Tenant, dt: date, table: str, text: str) -> Path:
+    path = paths.landing_file(tenant.code, dt, table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(tenant.encoding))
+    return path
+
+
+def write_day(tenant: Tenant, dt: date, extra_loan_line: str = "") -> dict[str, Path]:
+    loans = csv_text(LOAN_HEADER, [r for r, _ in LOANS]) + extra_loan_line
+    return {
+        "customer": write_landing(
+            tenant, dt, "customer", csv_text(CUSTOMER_HEADER, [r for r, _ in CUSTOMERS])
+        ),
+        "loan": write_landing(tenant, dt, "loan", loans),
+        "deposit_account": write_landing(
+            tenant, dt, "deposit_account", csv_text(DEPOSIT_HEADER, [r for r, _ in DEPOSITS])
+        ),
+    }
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def partition_files(table_dir: Path, dt: date) -> dict[str, str]:
+    """File name -> content hash for every file (hidden ones too) in one day's partition."""
+    part = paths.partition(table_dir, dt)
+    return {p.name: sha256(p) for p in sorted(part.iterdir())}
+
+
+def read_rows(table_dir: Path, dt: date) -> list[dict]:
+    return pq.read_table(paths.partition(table_dir, dt)).to_pylist()
+
+
+# A record with an unquoted comma in its address: one field too many.
+MALFORMED_LOAN = (
+    "L000000000006,C0000000001,B01,M01,AGRI,A,Y,1000.00,500.00,0.05,20250101,20260101,0,1,extra\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def banks_cleaned(spark_remote: str, granary_env: Path) -> dict[str, dict[str, Path]]:
+    """Both banks' DAY ingested and cleaned, and the GBK bank's OTHER_DAY too."""
+    landed = {}
+    for bank in (GBK_BANK, UTF8_BANK):
+        landed[bank.code] = write_day(bank, DAY, extra_loan_line=MALFORMED_LOAN)
+        ingest(bank, DAY, None)
+        clean(bank, DAY, None)
+    write_day(GBK_BANK, OTHER_DAY)
+    ingest(GBK_BANK, OTHER_DAY, ["customer"])
+    clean(GBK_BANK, OTHER_DAY, ["customer"])
+    return landed
+
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("bank", [GBK_BANK, UTF8_BANK], ids=lambda b: b.encoding)
+def test_ods_is_typed_with_lineage(banks_cleaned, bank: Tenant) -> None:
+    rows = read_rows(paths.ods_table(bank.code, "customer"), DAY)
+    assert [r["_source_row"] for r in rows] == list(range(1, len(CUSTOMERS) + 1))
+    assert {r["_source_file"] for r in rows} == {f"landing/{bank.code}/{DAY}/customer.csv"}
+    first = rows[0]
+    assert first["customer_name"] == "张三"  # decoded from the bank's encoding
+    assert first["id_number"] == ID_1  # clear PII stays in ODS only
+    assert first["birth_date"] == date(1980, 1, 1)
+    assert first["_cast_errors"] is None
+    assert rows[5]["birth_date"] is None and rows[5]["_cast_errors"] == "birth_date"
+    assert rows[7]["address"] == "安徽省河西县,城关镇"
+    assert rows[7]["phone"] is None and rows[7]["gender"] is None
+    schema = pq.read_schema(next(paths.partition(paths.ods_table(bank.code, "loan"), DAY).glob("*.parquet")))
+    assert str(schema.field("balance").type) == "decimal128(18, 2)"
+    assert str(schema.field("overdue_days").type) == "int32"
+    loans = read_rows(paths.ods_table(bank.code, "loan"), DAY)
+    assert loans[-1]["_source_row"] == len(LOANS) + 1 and loans[-1]["_cast_errors"].startswith("_row")
+
+
+@pytest.mark.parametrize("table", ["customer", "loan", "deposit_account"])
+def test_quarantine_and_reconciliation(banks_cleaned, table: str) -> None:
+    defined = {"customer": CUSTOMERS, "loan": LOANS, "deposit_account": DEPOSITS}[table]
+    expected = {i + 1: rule for i, (_, rule) in enumerate(defined) if rule}
+    if table == "loan":
+        expected[len(LOANS) + 1] = "malformed_row"
+    for bank in (GBK_BANK, UTF8_BANK):
+        quarantined = read_rows(paths.quarantine_table(bank.code, table), DAY)
+        assert {r["_source_row"]: r["_rule"] for r in quarantined} == expected
+        recon = json.loads(paths.reconciliation_file(bank.code, table, DAY).read_text(encoding="utf-8"))
+        rows_in = len(defined) + (1 if table == "loan" else 0)
+        by_rule: dict[str, int] = {}
+        for rule in expected.values():
+            by_rule[rule] = by_rule.get(rule, 0) + 1
+        assert recon == {
+            "tenant": bank.code,
+            "table": table,
+            "dt": DAY.isoformat(),
+            "rows_in": rows_in,
+            "rows_clean": rows_in - len(expected),
+            "rows_quarantined": len(expected),
+            "by_rule": dict(sorted(by_rule.items())),
+        }
+        assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"]
+        clean_rows = read_rows(paths.dwd_table(bank.code, table), DAY)
+        assert len(clean_rows) == recon["rows_clean"]
+
+
+def test_dwd_carries_standard_codes_and_tokens(banks_cleaned) -> None:
+    key = pii_key(GBK_BANK.code)
+    customers = read_rows(paths.dwd_table(GBK_BANK.code, "customer"), DAY)
+    assert [c["customer_id"] for c in customers] == ["C0000000001", "C0000000008"]
+    first, second = customers
+    assert first["_source_row"] == 1  # the duplicate at row 3 was the one quarantined
+    assert first["customer_type"] == "farmer_household" and first["gender"] == "male"
+    assert first["id_number_token"] == pii.token(key, ID_1)
+    assert first["id_number_masked"] == ID_1[:3] + "*" * 11 + ID_1[-4:]
+    assert first["phone_token"] == pii.token(key, PHONE_1) and first["phone_masked"] == "138****8000"
+    assert first["customer_name_masked"] == "张*" and first["address_masked"] == "安徽省河西县****"
+    assert second["customer_type"] == "small_enterprise" and second["gender"] is None
+    assert second["phone_token"] is None and second["phone_masked"] is None
+    for column in ("customer_name", "id_number", "phone", "address", "_source_file", "_cast_errors"):
+        assert column not in first
+    # Same person, another bank: another key, another token.
+    other = read_rows(paths.dwd_table(UTF8_BANK.code, "customer"), DAY)[0]
+    assert other["id_number_token"] == pii.token(pii_key(UTF8_BANK.code), ID_1) != first["id_number_token"]
+
+    loans = read_rows(paths.dwd_table(GBK_BANK.code, "loan"), DAY)
+    assert [(r["loan_id"], r["product_code"], r["five_class"], r["is_agricultural"]) for r in loans] == [
+        ("L000000000001", "agricultural", "normal", True),
+        ("L000000000005", "agricultural", "substandard", False),
+    ]
+    deposits = read_rows(paths.dwd_table(GBK_BANK.code, "deposit_account"), DAY)
+    assert [(r["product_code"], r["status"]) for r in deposits] == [("demand", "active"), ("time", "frozen")]
+    # No rejected deposit rows: the day still has a (schema-only) quarantine partition.
+    assert read_rows(paths.quarantine_table(GBK_BANK.code, "deposit_account"), DAY) == []
+
+
+def test_no_clear_pii_after_ods(banks_cleaned) -> None:
+    for bank in (GBK_BANK, UTF8_BANK):
+        for layer in (paths.dwd_table, paths.quarantine_table):
+            for table in ("customer", "loan"):
+                for row in read_rows(layer(bank.code, table), DAY):
+                    leaked = {v for v in row.values() if isinstance(v, str)} & CLEAR_PII
+                    assert not leaked, (layer.__name__, table, row)
+    quarantined = read_rows(paths.quarantine_table(GBK_BANK.code, "customer"), DAY)
+    bad_id = next(r for r in quarantined if r["_rule"] == "resident_id_check:id_number")
+    assert bad_id["id_number_masked"] == ID_BAD[:3] + "*" * 11 + ID_BAD[-4:]
+    assert bad_id["customer_type"] == "01"  # quarantine keeps the source code that was seen
+
+
+def test_rerun_replaces_only_that_day_byte_for_byte(banks_cleaned) -> None:
+    raw_before = {t: sha256(p) for t, p in banks_cleaned[GBK_BANK.code].items()}
+    tables = {
+        layer: paths_fn(GBK_BANK.code, "customer")
+        for layer, paths_fn in (("dwd", paths.dwd_table), ("quarantine", paths.quarantine_table))
+    }
+    before = {layer: partition_files(d, DAY) for layer, d in tables.items()}
+    other_before = {layer: partition_files(d, OTHER_DAY) for layer, d in tables.items()}
+    ods_other_before = partition_files(paths.ods_table(GBK_BANK.code, "customer"), OTHER_DAY)
+
+    dwd_file = paths.partition(tables["dwd"], DAY) / "part-00000.parquet"
+    written_before = dwd_file.stat().st_mtime_ns
+    ingest(GBK_BANK, DAY, ["customer"])
+    clean(GBK_BANK, DAY, ["customer"])
+    assert dwd_file.stat().st_mtime_ns != written_before  # really rewritten, not left alone
+
+    for layer, table_dir in tables.items():
+        assert partition_files(table_dir, DAY) == before[layer]  # same names, same bytes
+        assert list(before[layer]) == ["part-00000.parquet"]  # no run-specific names, .crc or _SUCCESS
+        assert partition_files(table_dir, OTHER_DAY) == other_before[layer]
+    assert partition_files(paths.ods_table(GBK_BANK.code, "customer"), OTHER_DAY) == ods_other_before
+    assert {t: sha256(p) for t, p in banks_cleaned[GBK_BANK.code].items()} == raw_before  # raw untouched
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "missing column",
+            csv_text(DEPOSIT_HEADER[:-1], [r[:-1] for r, _ in DEPOSITS]),
+            "missing columns ['status']",
+        ),
+        (
+            "extra column",
+            csv_text([*DEPOSIT_HEADER, "memo"], [[*r, "x"] for r, _ in DEPOSITS]),
+            "unexpected columns",
+        ),
+        ("empty file", "", "empty file"),
+        ("header only", csv_text(DEPOSIT_HEADER, []), "no data rows"),
+        ("truncated", csv_text(DEPOSIT_HEADER, [r for r, _ in DEPOSITS])[:-9], "cut off mid-record"),
+    ],
+)
+def test_unusable_file_fails_naming_it_and_stays(spark_remote, granary_env, name, content, message) -> None:
+    dt = date(2026, 4, 1)
+    path = write_landing(UTF8_BANK, dt, "deposit_account", content)
+    digest = sha256(path)
+    with pytest.raises(DataError) as failure:
+        ingest(UTF8_BANK, dt, ["deposit_account"])
+    assert f"landing/{UTF8_BANK.code}/{dt}/deposit_account.csv" in str(failure.value)
+    assert message in str(failure.value) and "left in place" in str(failure.value)
+    assert sha256(path) == digest
+    assert not paths.partition(paths.ods_table(UTF8_BANK.code, "deposit_account"), dt).exists()
+
+
+def test_wrong_encoding_fails(spark_remote, granary_env) -> None:
+    dt = date(2026, 4, 2)
+    text = csv_text(CUSTOMER_HEADER, [r for r, _ in CUSTOMERS])
+    path = write_landing(UTF8_BANK, dt, "customer", text)  # UTF-8 bytes …
+    with pytest.raises(DataError, match="UTF-8 but this bank exports gbk"):
+        ingest(GBK_BANK.model_copy(update={"code": UTF8_BANK.code}), dt, ["customer"])  # … for a GBK bank
+    path.write_bytes(text.encode("gbk"))  # and GBK bytes for a UTF-8 bank
+    with pytest.raises(DataError, match="line 2 is not valid utf-8"):
+        ingest(UTF8_BANK, dt, ["customer"])
+
+
+def test_clean_without_ods_names_the_ingest_to_run(spark_remote, granary_env) -> None:
+    with pytest.raises(DataError, match="run `granary ingest --tenant sparkutf8 --date 2026-05-01"):
+        clean(UTF8_BANK, date(2026, 5, 1), ["loan"])
+
+
+def test_no_server_is_an_engine_error(granary_env, monkeypatch) -> None:
+    from granary.spark import get_session
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("GRANARY_SPARK_REMOTE", f"sc://127.0.0.1:{port}")
+    config.settings.cache_clear()
+    try:
+        with pytest.raises(EngineError, match="granary spark start"):
+            get_session()
+    finally:
+        monkeypatch.undo()
+        config.settings.cache_clear()
+
+
+def test_columns_in_another_order_land_by_name(spark_remote, granary_env) -> None:
+    dt = date(2026, 4, 3)
+    order = list(reversed(DEPOSIT_HEADER))
+    rows = [[dict(zip(DEPOSIT_HEADER, r, strict=True))[c] for c in order] for r, _ in DEPOSITS]
+    write_landing(UTF8_BANK, dt, "deposit_account", csv_text(order, rows))
+    ingest(UTF8_BANK, dt, ["deposit_account"])
+    ods = read_rows(paths.ods_table(UTF8_BANK.code, "deposit_account"), dt)
+    assert [(r["account_id"], str(r["balance"]), r["status"]) for r in ods] == [
+        ("D000000000001", "1234.56", "A"),
+        ("D000000000002", "50000.00", "F"),
+    ]
