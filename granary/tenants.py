@@ -82,9 +82,7 @@ def load_tenant_file(path: Path) -> Tenant:
     try:
         tenant = Tenant.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"field '{_field_path(e['loc'])}': {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"field '{_field_path(e['loc'])}': {e['msg']}" for e in exc.errors())
         raise TenantConfigError(f"{path}: {problems}") from exc
     if tenant.code != path.stem:
         raise TenantConfigError(

@@ -90,9 +90,7 @@ class CodeTable(BaseModel):
 
 
 def _errors(exc: ValidationError) -> str:
-    return "; ".join(
-        f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in exc.errors()
-    )
+    return "; ".join(f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in exc.errors())
 
 
 @cache
