@@ -135,8 +135,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_connect_server() -> None:
-    """Start the local Spark Connect server and wait until it answers (no-op if one answers)."""
+def start_connect_server(master: str | None = None) -> None:
+    """Start the Spark Connect server and wait until it answers (no-op if one answers).
+
+    `master` attaches it to a standalone cluster (spark://host:7077, see granary.cluster)
+    instead of running jobs in its own JVM (local mode).
+    """
     if server_answers():
         return
     if not _java_present():
@@ -156,6 +160,8 @@ def start_connect_server() -> None:
         "spark.local.dir": str(run / "tmp"),
         "spark.sql.warehouse.dir": str(run / "work" / "warehouse"),
     }
+    if master:
+        conf["spark.master"] = master
     args = [str(spark_home() / "sbin" / "start-connect-server.sh")]
     for name, value in conf.items():
         args += ["--conf", f"{name}={value}"]
@@ -209,15 +215,44 @@ def stop_connect_server() -> None:
 
 
 def get_session():  # -> pyspark.sql.SparkSession (import kept lazy: it costs ~3 s)
-    """A client session on the configured Spark Connect server."""
+    """A client session on the configured Spark Connect server.
+
+    pyspark caches one session per process whatever URL it is later given, so a cached
+    session on another server, or a closed one, is stopped and replaced here.
+    """
     if not server_answers():
         raise EngineError(
             f"no Spark Connect server answers at {settings().spark_remote}; "
             "run `granary spark start` (or point GRANARY_SPARK_REMOTE at a running server)"
         )
-    from pyspark.sql import SparkSession
+    from pyspark.sql.connect.session import SparkSession
 
-    return SparkSession.builder.remote(settings().spark_remote).getOrCreate()
+    remote = settings().spark_remote
+    cached = SparkSession.getActiveSession() or SparkSession._get_default_session()
+    if cached is not None:
+        if not cached.client.is_closed and _endpoint(remote) == cached.client._builder.endpoint:
+            return cached
+        close_client_session()
+    return SparkSession.builder.remote(remote).getOrCreate()
+
+
+def _endpoint(remote: str) -> str:
+    """host:port of an sc:// URL, as the Connect client reports its endpoint."""
+    return remote.removeprefix("sc://").split("/", 1)[0].split(";", 1)[0]
+
+
+def close_client_session() -> None:
+    """Close this process's cached Spark Connect session, if any.
+
+    Closing before a server stops also spares a ~10-minute retry loop at process exit.
+    """
+    if "pyspark.sql.connect.session" not in sys.modules:
+        return
+    from pyspark.sql.connect.session import SparkSession
+
+    for session in (SparkSession.getActiveSession(), SparkSession._get_default_session()):
+        if session is not None:
+            session.stop()
 
 
 @contextmanager

@@ -60,12 +60,12 @@ def spark_remote(granary_env: Path) -> Iterator[str]:
     spark.start_connect_server()
     yield config.settings().spark_remote
     # Close the client first: at exit it would otherwise retry RPCs to a stopped server for minutes.
-    spark.get_session().stop()
+    spark.close_client_session()
     if started_here:
         spark.stop_connect_server()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def spark(spark_remote: str):
     """A Spark Connect client session on the session's server."""
     from granary.spark import get_session

@@ -30,6 +30,7 @@ class BankFacts:
     branch_ids: tuple[str, ...]
     loan_balance_latest: float
     npl_balance_latest: float
+    top_tag_zh: str  # the tag most customers hold
 
 
 def _facts(tenant: Tenant) -> BankFacts:
@@ -41,11 +42,18 @@ def _facts(tenant: Tenant) -> BankFacts:
             where dt = (select max(dt) from {tenant.serving_schema}.ads_branch_daily)
             """
         ).fetchall()
+        (top_tag,) = conn.execute(
+            f"""
+            select tag_name_zh from {tenant.serving_schema}.ads_customer_tag
+            group by tag_name_zh order by count(*) desc, tag_name_zh limit 1
+            """
+        ).fetchone()
     return BankFacts(
         tenant=tenant,
         branch_ids=tuple(sorted(r[0] for r in rows)),
         loan_balance_latest=float(sum(r[1] or 0 for r in rows)),
         npl_balance_latest=float(sum(r[2] or 0 for r in rows)),
+        top_tag_zh=top_tag,
     )
 
 

@@ -197,7 +197,7 @@ def test_customers_are_coherent_people(sample: Path, banks: dict[str, Tenant]) -
             assert 1950 <= int(c["birth_date"][:4]) <= 2003
             assert 2 <= len(c["customer_name"]) <= 3
         branches = {c["branch_id"] for c in customers}
-        assert branches == {f"B{i:03d}" for i in range(1, bank.branches + 1)}
+        assert branches == {f"{bank.county_code}{i:03d}" for i in range(1, bank.branches + 1)}
         townships = {c["village_code"][6:9] for c in customers}
         villages = {c["village_code"] for c in customers}
         assert 10 <= len(townships) <= max(10, bank.branches)
@@ -211,7 +211,7 @@ def test_managers_each_serve_one_branch(sample: Path, banks: dict[str, Tenant]) 
     for c in customers:
         branches_of.setdefault(c["manager_id"], set()).add(c["branch_id"])
     assert all(len(b) == 1 for b in branches_of.values())
-    assert all(re.match(r"^M\d{4}$", m) for m in branches_of)
+    assert all(re.match(r"^M\d{10}$", m) for m in branches_of)
     assert 100 <= len(customers) / len(branches_of) <= 200
 
 

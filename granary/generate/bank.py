@@ -58,7 +58,8 @@ class Bank:
         self.stream = Stream(self.seed, t.code)
         self.customers = max(MIN_CUSTOMERS, round(t.customers_sf1 * self.scale))
         self.growth_per_day = self.customers * ANNUAL_GROWTH / 365.0
-        self.branch_ids = [f"B{i + 1:03d}" for i in range(t.branches)]
+        # Institution numbers: county code + sequence, unique across the province.
+        self.branch_ids = [f"{t.county_code}{i + 1:03d}" for i in range(t.branches)]
         # The head office branch in the county seat is the biggest; the rest taper off.
         self.branch_weights = 1.0 / np.arange(1, t.branches + 1) ** 0.5
         self.managers = max(t.branches, round(self.customers / CUSTOMERS_PER_MANAGER))
@@ -93,4 +94,4 @@ class Bank:
     def manager_ids(self, branch: np.ndarray, slot: np.ndarray) -> list[str]:
         """Manager m belongs to branch m % branches; slot picks one of that branch's managers."""
         index = branch + slot * len(self.branch_ids)
-        return [f"M{m + 1:04d}" for m in index.tolist()]
+        return [f"M{self.tenant.county_code}{m + 1:04d}" for m in index.tolist()]
