@@ -5,6 +5,7 @@ UV := python3 -m uv
 # Yesterday (UTC): the day a @daily DAG would run on its own when unpaused.
 DEMO_DATE ?= $(shell date -u -d yesterday +%F)
 DEMO_SCALE ?= 0.01
+DEMO_TENANTS ?= qingshan,hexi
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test lint stop clean-data help
@@ -35,7 +36,7 @@ setup: .venv/.synced .venv-airflow/.synced .venv-superset/.synced
 	./scripts/setup-machine.sh
 
 demo: setup
-	.venv/bin/granary demo --date $(DEMO_DATE) --scale $(DEMO_SCALE)
+	.venv/bin/granary demo --date $(DEMO_DATE) --scale $(DEMO_SCALE) --tenants $(DEMO_TENANTS)
 
 lint: setup
 	.venv/bin/ruff check granary dags spark_jobs tests benchmarks

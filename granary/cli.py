@@ -197,13 +197,14 @@ def tags(
 @app.command()
 def demo(
     date_: DateOpt = "2026-11-20",
+    tenants_: Annotated[str, typer.Option("--tenants", help="comma list of banks to run")] = "qingshan,hexi",
     scale: Annotated[float, typer.Option(help="scale factor of the generated data")] = 0.01,
     history_days: Annotated[int, typer.Option(help="days of extracts generated up to --date")] = 3,
 ) -> None:
     """Start every service, run all banks' day through the Airflow scheduler, provision Superset."""
     from granary.demo import run_demo
 
-    _guard(lambda: run_demo(_tenants(None), parse_date(date_), scale, history_days))
+    _guard(lambda: run_demo(_tenants(tenants_), parse_date(date_), scale, history_days))
 
 
 catalog_app = typer.Typer(help="The indicator and tag catalogs, expanded from YAML.")

@@ -225,14 +225,16 @@ def get_session():  # -> pyspark.sql.SparkSession (import kept lazy: it costs ~3
             f"no Spark Connect server answers at {settings().spark_remote}; "
             "run `granary spark start` (or point GRANARY_SPARK_REMOTE at a running server)"
         )
-    from pyspark.sql.connect.session import SparkSession
+    from pyspark.sql import SparkSession
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
 
     remote = settings().spark_remote
-    cached = SparkSession.getActiveSession() or SparkSession._get_default_session()
+    cached = ConnectSession.getActiveSession() or ConnectSession._get_default_session()
     if cached is not None:
         if not cached.client.is_closed and _endpoint(remote) == cached.client._builder.endpoint:
             return cached
         close_client_session()
+    # The generic builder, not Connect's own: it also switches pyspark.sql.functions to Connect mode.
     return SparkSession.builder.remote(remote).getOrCreate()
 
 
