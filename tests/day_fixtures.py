@@ -22,7 +22,8 @@ from granary.tenants import Tenant, get_tenant
 DAY = date(2026, 11, 20)
 # The two banks every slow test runs; tenants/ holds the whole province.
 BANKS = ("qingshan", "hexi")
-TEST_SERVING_DB = "granary_serving_test"
+# Per process, so two test runs on one PostgreSQL (a developer and CI) never collide.
+TEST_SERVING_DB = f"granary_serving_test_{os.getpid()}"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from granary.tenants import load_tenants
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
-TEST_DB = "granary_airflow_test"
+TEST_DB = f"granary_airflow_test_{os.getpid()}"
 DAY = date(2024, 6, 30)
 GOOD, BAD = "alpha", "beta"
 REASON = "quality gate failed for beta: dwd.customer.id_number 3 rows fail resident_id_check"
@@ -112,6 +112,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield {"calls": calls, "fixed": fixed, "start_seconds": start_seconds}
     finally:
         airflow.stop()
+        _drop_database(TEST_DB)
         os.environ.clear()
         os.environ.update(saved)
         config.settings.cache_clear()

@@ -6,6 +6,7 @@ at a time. The scheduler itself is exercised in test_airflow_scheduler.py.
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -23,14 +24,19 @@ def test_dag_test_runs_one_bank_day_end_to_end(published_day: PublishedDay) -> N
     with admin_connect() as conn:
         before = conn.execute(f"select max(published_at) from {schema}.publish_info").fetchone()[0]
 
-    env = airflow.prepared_env("granary_airflow_dagtest")
-    done = subprocess.run(
-        [str(airflow.AIRFLOW_BIN), "dags", "test", tenant.dag_id, published_day.dt.isoformat()],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    metadata_db = f"granary_airflow_dagtest_{os.getpid()}"
+    env = airflow.prepared_env(metadata_db)
+    try:
+        done = subprocess.run(
+            [str(airflow.AIRFLOW_BIN), "dags", "test", tenant.dag_id, published_day.dt.isoformat()],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    finally:
+        with admin_connect("postgres", autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{metadata_db}" with (force)')
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     for task in ("ingest.loan", "clean.customer", "quality_gate", "dbt_build", "publish"):
