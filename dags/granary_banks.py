@@ -60,6 +60,16 @@ def source_tables() -> list[str]:
     return sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
 
 
+def external_tables(tables: list[str]) -> set[str]:
+    """The tables routed from external providers: contracts with top-level `origin: external`."""
+    routed = set()
+    for table in tables:
+        contract = yaml.safe_load((SOURCES_DIR / f"{table}.yaml").read_text(encoding="utf-8")) or {}
+        if contract.get("origin") == "external":
+            routed.add(table)
+    return routed
+
+
 def _command(verb: str, code: str, *extra: str) -> str:
     return " ".join([GRANARY_BIN, verb, "--tenant", code, "--date", "{{ ds }}", *extra])
 
@@ -72,11 +82,12 @@ def _schedule(text: str | None) -> CronDataIntervalTimetable | None:
     return CronDataIntervalTimetable(str(text), timezone="UTC")
 
 
-def _doc_md(bank: dict, tables: list[str]) -> str:
+def _doc_md(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> str:
     code = bank["code"]
     retries = (bank.get("airflow") or {}).get("retries", 2)
     ingest = ", ".join(f"`ingest.{t}`" for t in tables)
     clean = ", ".join(f"`clean.{t}`" for t in tables)
+    ext = ", ".join(f"`ingest.{t}`" for t in tables if t in routed) or "(none)"
     return f"""\
 # {bank["name_zh"]} · {bank["name_en"]} (`{code}`)
 
@@ -86,6 +97,9 @@ def _doc_md(bank: dict, tables: list[str]) -> str:
   Landing CSV → typed ODS Parquet with lineage columns.
 - {clean}: Spark，ODS → DWD（代码标准化、去重、PII 令牌化），坏行进入隔离区.
   Standardise codes, dedupe, tokenise PII; bad rows go to quarantine.
+- `route_external`: 外部数据一点接入：按本行客户令牌从全省数据商文件中路由本行客户的记录并计量
+  （`clean.customer` 之后，{ext} 之前）. Routes the province's provider files to this bank's
+  customers (by PII token) and writes the usage ledger; `granary external bill` bills it.
 - `quality_gate`: Great Expectations 校验本行 DWD，不通过则本行当日停止.
   Validates this bank's DWD; a failure stops this bank only.
 - `dbt_build`: 一次 dbt build 生成 DWS/ADS：指标、标签、客户画像.
@@ -105,7 +119,7 @@ bank's concurrent tasks, so one bank cannot starve the others.
 """
 
 
-def build_dag(bank: dict, tables: list[str]) -> DAG:
+def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> DAG:
     code = bank["code"]
     policy = bank.get("airflow") or {}
     default_args = {
@@ -121,8 +135,11 @@ def build_dag(bank: dict, tables: list[str]) -> DAG:
     }
     with DAG(
         dag_id=f"granary_bank_{code}",
-        description=f"{bank['name_zh']} · {bank['name_en']}: ingest → clean → quality → dbt → publish",
-        doc_md=_doc_md(bank, tables),
+        description=(
+            f"{bank['name_zh']} · {bank['name_en']}: "
+            "ingest → clean → route external → quality → dbt → publish"
+        ),
+        doc_md=_doc_md(bank, tables, routed),
         schedule=_schedule(policy.get("schedule", "@daily")),
         start_date=START_DATE,
         catchup=False,
@@ -139,11 +156,19 @@ def build_dag(bank: dict, tables: list[str]) -> DAG:
             cleans = {
                 t: GranaryStep(task_id=t, bash_command=_command("clean", code, "--source", t)) for t in tables
             }
+        route = GranaryStep(task_id="route_external", bash_command=_command("external route", code))
         quality_gate = GranaryStep(task_id="quality_gate", bash_command=_command("validate", code))
         dbt_build = GranaryStep(task_id="dbt_build", bash_command=_command("transform", code))
         publish = GranaryStep(task_id="publish", bash_command=_command("publish", code))
         for t in tables:
             ingests[t] >> cleans[t] >> quality_gate
+            if t in routed:
+                route >> ingests[t]
+        # Routing matches provider records against the bank's clean customer tokens.
+        if "customer" in cleans:
+            cleans["customer"] >> route
+        if not routed:
+            route >> quality_gate
         quality_gate >> dbt_build >> publish
     return dag
 
@@ -166,5 +191,6 @@ def _load_banks() -> list[dict]:
 
 
 _TABLES = source_tables()
+_ROUTED = external_tables(_TABLES)
 for _bank in _load_banks():
-    globals()[f"granary_bank_{_bank['code']}"] = build_dag(_bank, _TABLES)
+    globals()[f"granary_bank_{_bank['code']}"] = build_dag(_bank, _TABLES, _ROUTED)

@@ -232,7 +232,7 @@ def clean_table(spark, tenant: Tenant, dt: date, source: SourceContract, key: by
 
 
 def clean(tenant: Tenant, dt: date, tables: list[str] | None = None) -> None:
-    """Clean a bank's day: every requested source table (all by default).
+    """Clean a bank's day: every requested source table (the bank's own extracts by default).
 
     A missing ODS partition does not stop the other tables; failures are raised together.
     """

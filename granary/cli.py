@@ -322,5 +322,104 @@ def airflow_run_day(
     raise typer.Exit(0 if ok else 1)
 
 
+# --- external data: one-point access (granary.external) --------------------------------
+
+external_app = typer.Typer(help="External data: provider catalog, routing to banks, usage ledger, bills.")
+app.add_typer(external_app, name="external")
+
+
+@external_app.command("providers")
+def external_providers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The providers, their products, data kind, unit price (元/record) and delivery file."""
+    from granary.external.catalog import feeds
+
+    items = _guard(feeds)
+    if as_json:
+        rows = [
+            {
+                "provider": f.provider.code,
+                "provider_zh": f.provider.name_zh,
+                "product": f.product.code,
+                "product_zh": f.product.name_zh,
+                "kind": f.kind,
+                "kind_zh": f.kind_zh,
+                "unit_price": str(f.product.unit_price),
+                "file": f.file_name,
+                "table": f.table,
+            }
+            for f in items  # type: ignore[union-attr]
+        ]
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    columns = ("provider", "数据商", "product", "产品", "kind", "类型", "元/条", "file")
+    table = Table(*columns, title="external data 外部数据")
+    for f in items:  # type: ignore[union-attr]
+        table.add_row(
+            f.provider.code,
+            f.provider.name_zh,
+            f.product.code,
+            f.product.name_zh,
+            f.kind,
+            f.kind_zh,
+            str(f.product.unit_price),
+            f.file_name,
+        )
+    out.print(table)
+
+
+@external_app.command("generate")
+def external_generate(
+    date_: DateOpt,
+    tenants_: Annotated[str | None, typer.Option("--tenants", help="comma list; default all")] = None,
+    days: Annotated[int, typer.Option(help="number of consecutive days ending at --date")] = 1,
+    scale: Annotated[float, typer.Option(help="scale factor (as for `granary generate`)")] = 0.01,
+    seed: Annotated[int, typer.Option(help="same seed as `granary generate`")] = 42,
+) -> None:
+    """Write synthetic province-level provider files into landing/_province/<dt>/."""
+    from granary.generate.external import generate_provider_files
+
+    end = parse_date(date_)
+    dates = [end - timedelta(days=i) for i in reversed(range(days))]
+    _guard(lambda: generate_provider_files(_tenants(tenants_), dates, scale=scale, seed=seed))
+
+
+@external_app.command("route")
+def external_route(tenant: TenantOpt, date_: DateOpt) -> None:
+    """Route the day's provider files to one bank: its customers' records and its usage ledger."""
+    _step("route_external", tenant, date_)
+
+
+@external_app.command("bill")
+def external_bill(
+    month: Annotated[str, typer.Option("--month", "-m", help="YYYY-MM")],
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="one bank; default all")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Monthly bill per bank from the usage ledger: bank x provider x product, records, amount."""
+    from granary.external.ledger import monthly_bill
+
+    code = _tenant(tenant).code if tenant else None
+    bill = _guard(lambda: monthly_bill(month, code))
+    if as_json:
+        out.print_json(json.dumps(bill.as_json(), ensure_ascii=False))  # type: ignore[union-attr]
+        return
+    columns = ("bank", "provider", "product", "kind", "元/条", "days", "records", "amount 元")
+    table = Table(*columns, title=f"外部数据账单 bill {month}")
+    for line in bill.lines:  # type: ignore[union-attr]
+        table.add_row(
+            line.bank,
+            line.provider,
+            line.product,
+            line.kind,
+            str(line.unit_price),
+            str(line.days),
+            str(line.records),
+            str(line.amount),
+        )
+    for bank, amount in bill.totals.items():  # type: ignore[union-attr]
+        table.add_row(f"[bold]{bank}[/]", "", "", "", "", "", "合计 total", f"[bold]{amount}[/]")
+    out.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())

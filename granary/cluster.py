@@ -210,7 +210,7 @@ class DayRoots:
 
 
 SPARK_STEPS = ("ingest", "clean")
-DAY_STEPS = ("ingest", "clean", "validate", "transform")
+DAY_STEPS = ("ingest", "clean", "route_external", "validate", "transform")
 
 
 @contextmanager
@@ -236,10 +236,12 @@ def run_day_on(roots: DayRoots, tenant, dt) -> dict[str, float]:  # tenant: Tena
     timings: dict[str, float] = {}
     lake, warehouse = str(roots.lake_root), str(roots.warehouse_root)
     with use_remote(roots.remote), _env(GRANARY_LAKE_ROOT=lake, GRANARY_WAREHOUSE_ROOT=warehouse):
-        for step in DAY_STEPS:
+        for step, tables in pipeline.day_plan():
+            if step not in DAY_STEPS:
+                continue
             started = time.perf_counter()
-            pipeline.run_step(step, tenant, dt)
-            timings[step] = round(time.perf_counter() - started, 2)
+            pipeline.run_step(step, tenant, dt, sources=tables)
+            timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - started, 2)
     return timings
 
 

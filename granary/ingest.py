@@ -43,12 +43,18 @@ class IngestResult:
 
 
 def source_tables(tables: list[str] | None) -> list[SourceContract]:
-    """The contracts for the requested tables (all when None); unknown names are a DataError."""
+    """The contracts for the requested tables; unknown names are a DataError.
+
+    None means the bank's own extracts (`origin: bank`); the tables routed from external
+    providers (`origin: external`) only exist after routing and are asked for by name.
+    """
     known = contracts()
     unknown = [t for t in tables or [] if t not in known]
     if unknown:
         raise DataError(f"unknown source table(s) {unknown}; known: {', '.join(known)}")
-    return [contract(t) for t in (tables or list(known))]
+    if tables:
+        return [contract(t) for t in tables]
+    return [c for c in known.values() if c.origin == "bank"]
 
 
 def display_path(path: Path) -> str:
@@ -97,11 +103,18 @@ def check_landing_file(path: Path, source: SourceContract, encoding: str) -> lis
             f"unexpected columns {extra} not in the contract "
             f"granary/catalog/sources/{source.table}.yaml; fix the export or change the contract"
         )
-    _check_body(path, encoding, fail)
+    _check_body(path, encoding, fail, source.allow_empty)
     return header
 
 
-def _check_body(path: Path, encoding: str, fail) -> None:  # fail: Callable[[str], DataError]
+def has_data_rows(path: Path) -> bool:
+    """True unless the file is a header line alone (an allowed empty day, see allow_empty)."""
+    with path.open("rb") as fh:
+        fh.readline()
+        return bool(fh.read(1))
+
+
+def _check_body(path: Path, encoding: str, fail, allow_empty: bool = False) -> None:  # fail -> DataError
     """Decode the whole file strictly, and check it ends with a line break (not cut off)."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     utf8 = codecs.getincrementaldecoder("utf-8")("strict")
@@ -135,7 +148,7 @@ def _check_body(path: Path, encoding: str, fail) -> None:  # fail: Callable[[str
             f"the last line (line {lines + 1}) ends without a line break: the file was cut off "
             "mid-record (truncated transfer); ask the core system for a re-export"
         )
-    if lines < 2:
+    if lines < 2 and not allow_empty:
         raise fail("a header but no data rows; a full snapshot cannot be empty — ask for a re-export")
 
 
@@ -210,9 +223,9 @@ def ingest_table(spark, tenant: Tenant, dt: date, source: SourceContract) -> Ing
     )
     table_dir = paths.ods_table(tenant.code, source.table)
     with spark_errors(f"writing {tenant.code} ODS {source.table} for {dt}"):
-        write_partition(observed, table_dir, dt)
+        write_partition(observed, table_dir, dt, empty=not has_data_rows(path))
         metrics = stats.get
-    if metrics["last_row"] != metrics["rows"]:
+    if metrics["rows"] and metrics["last_row"] != metrics["rows"]:
         # Row numbers are only right if Spark read the file as one partition.
         raise EngineError(
             f"{display_path(path)}: row numbering broke ({metrics['rows']} rows, last row number "
@@ -222,7 +235,7 @@ def ingest_table(spark, tenant: Tenant, dt: date, source: SourceContract) -> Ing
 
 
 def ingest(tenant: Tenant, dt: date, tables: list[str] | None = None) -> None:
-    """Ingest a bank's day: every requested source table (all by default).
+    """Ingest a bank's day: every requested source table (the bank's own extracts by default).
 
     A bad file does not stop the other tables; their failures are raised together at the end.
     """

@@ -56,3 +56,28 @@ def tenant_key_file(tenant: str) -> Path:
 
 def tenant_password_file(tenant: str) -> Path:
     return settings().secrets_dir / f"{tenant}.pg.password"
+
+
+# --- province level: external data providers (granary.external) ---------------------------
+# "_province" can never be a bank code (codes start with a letter), so these never clash.
+PROVINCE = "_province"
+
+
+def province_landing_dir(dt: date) -> Path:
+    """Where the external data providers deliver their province-level files for a day."""
+    return settings().landing_root / PROVINCE / dt.isoformat()
+
+
+def province_file(dt: date, file_name: str) -> Path:
+    """One provider product's delivery, e.g. landing/_province/<dt>/<provider>__<product>.csv."""
+    return province_landing_dir(dt) / file_name
+
+
+def ledger_root() -> Path:
+    """The usage ledger of external data (metering), all banks and days."""
+    return settings().lake_root / PROVINCE / "ledger"
+
+
+def ledger_file(tenant: str, dt: date) -> Path:
+    """One bank's usage of external data on one day (rewritten whole by a rerun)."""
+    return partition(ledger_root(), dt) / f"{tenant}.parquet"

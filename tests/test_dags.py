@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from granary.catalog.sources import SOURCES_DIR
+from granary.catalog.sources import SOURCES_DIR, contracts
 from granary.config import REPO_ROOT
 from granary.tenants import load_tenants
 
 AIRFLOW_PYTHON = REPO_ROOT / ".venv-airflow" / "bin" / "python"
 DAGS_DIR = REPO_ROOT / "dags"
 SOURCE_TABLES = sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
+EXTERNAL_TABLES = sorted(t for t, c in contracts().items() if c.origin == "external")
 
 # Builds a DagBag from dags/ and prints what the assertions need, as JSON on the last line.
 DAGBAG_SNIPPET = textwrap.dedent(
@@ -86,12 +87,19 @@ def test_tasks_read_as_a_sentence_in_order(repo_dags: dict) -> None:
         expected_ids = (
             {f"ingest.{t}" for t in SOURCE_TABLES}
             | {f"clean.{t}" for t in SOURCE_TABLES}
-            | {"quality_gate", "dbt_build", "publish"}
+            | {"route_external", "quality_gate", "dbt_build", "publish"}
         )
         assert set(tasks) == expected_ids
         for table in SOURCE_TABLES:
             assert tasks[f"ingest.{table}"]["downstream"] == [f"clean.{table}"]
-            assert tasks[f"clean.{table}"]["downstream"] == ["quality_gate"]
+            if table != "customer":
+                assert tasks[f"clean.{table}"]["downstream"] == ["quality_gate"]
+        # External data is routed by the bank's clean customers, before the routed tables are ingested.
+        assert EXTERNAL_TABLES
+        assert tasks["clean.customer"]["downstream"] == ["quality_gate", "route_external"]
+        assert tasks["route_external"]["downstream"] == [f"ingest.{t}" for t in EXTERNAL_TABLES]
+        route = tasks["route_external"]["command"].split()
+        assert route[1:5] == ["external", "route", "--tenant", tenant.code]
         assert tasks["quality_gate"]["downstream"] == ["dbt_build"]
         assert tasks["dbt_build"]["downstream"] == ["publish"]
         assert tasks["publish"]["downstream"] == []

@@ -16,15 +16,14 @@ import pytest
 
 from granary import config, idcard
 from granary.catalog.sources import Column, code_tables, contracts
-from granary.generate import DEFECT_KINDS, generate, inject_defect
+from granary.generate import DEFECT_KINDS, TABLES, generate, inject_defect
 from granary.generate.bank import Bank, day_number
 from granary.generate.customers import build
 from granary.generate.loans import Loans
 from granary.paths import landing_file
-from granary.tenants import Tenant, get_tenant
+from granary.tenants import Tenant, get_tenant, load_tenants
 
 DAY = date(2026, 11, 20)
-TABLES = ("customer", "deposit_account", "loan")
 
 
 @pytest.fixture(scope="module")
@@ -145,12 +144,18 @@ def _violations(col: Column, value: str) -> str | None:
             scale = int(col.type.rstrip(")").split(",")[1])
             if "." in value and len(value.split(".")[1]) > scale:
                 return "scale"
+    if col.type == "timestamp":
+        try:
+            datetime.strptime(value, "%Y%m%d%H%M%S")
+        except ValueError:
+            return "timestamp"
     if col.check == "resident_id" and not idcard.is_valid(value):
         return "resident_id"
     return None
 
 
 def test_every_value_passes_its_contract(sample: Path, banks: dict[str, Tenant]) -> None:
+    """Every column of every table (the row rules are checked on Spark in test_sources_pipeline)."""
     for bank in banks.values():
         for table in TABLES:
             contract = contracts()[table]
@@ -461,3 +466,95 @@ def test_defects_that_cannot_apply_say_so(victim, banks: dict[str, Tenant]) -> N
     with pytest.raises(ValueError, match="unknown defect"):
         inject_defect(victim("qingshan", "loan"), "cosmic_ray", encoding="utf-8")
     assert len(DEFECT_KINDS) == 11
+
+
+# --- the other source tables agree with customers, accounts and loans ---------------------
+
+
+def _ids(rows: list[dict[str, str]], key: str) -> set[str]:
+    return {r[key] for r in rows}
+
+
+def test_every_table_refers_to_the_same_bank(sample: Path, banks: dict[str, Tenant]) -> None:
+    for bank in banks.values():
+        t = {table: read(sample, bank, table)[1] for table in TABLES}
+        customers = _by_key(t["customer"], "customer_id")
+        accounts = _by_key(t["deposit_account"], "account_id")
+        loans = _by_key(t["loan"], "loan_id")
+        branches = _ids(t["branch"], "branch_id")
+        assert len(branches) == bank.branches
+        assert _ids(t["customer"], "branch_id") <= branches
+        assert _ids(t["customer"], "manager_id") | _ids(t["loan"], "manager_id") <= _ids(
+            t["staff"], "staff_id"
+        )
+        assert _ids(t["staff"], "branch_id") == branches
+        for txn in t["transaction"]:
+            account = accounts[txn["account_id"]]
+            assert account["customer_id"] == txn["customer_id"] and account["status"] == "A", txn
+        for card in t["bank_card"]:
+            assert accounts[card["account_id"]]["customer_id"] == card["customer_id"]
+        for r in t["repayment"]:
+            loan = loans[r["loan_id"]]
+            assert (
+                r["customer_id"] == loan["customer_id"] and loan["start_date"] < r["due_date"] <= "20261120"
+            )
+            assert (r["overdue_flag"] == "Y") == (r["paid_date"] == "")
+            if r["overdue_flag"] == "Y":
+                assert int(loan["overdue_days"]) > 0, (r, loan)
+        lines = {r["customer_id"]: r for r in t["credit_line"]}
+        for loan in t["loan"]:
+            line = lines[loan["customer_id"]]
+            assert float(line["used_amount"]) == float(loan["balance"]) <= float(line["line_amount"])
+        users = _by_key(t["mobile_banking_user"], "user_id")
+        for user in users.values():
+            assert customers[user["customer_id"]]["phone"] == user["phone"]
+        for a in t["mobile_banking_activity"]:
+            assert users[a["user_id"]]["last_login_time"].startswith("20261120"), a
+        households = _by_key(t["grid_household"], "household_id")
+        for h in households.values():
+            head = customers[h["head_customer_id"]]
+            assert head["customer_type"] == "02" and head["village_code"] == h["village_code"]
+        members = Counter(m["household_id"] for m in t["grid_member"])
+        assert all(members[k] == int(h["members_count"]) for k, h in households.items())
+        for m in t["grid_member"]:
+            if m["relation"] == "01":
+                head = customers[m["customer_id"]]
+                assert (m["member_name"], m["id_number"]) == (head["customer_name"], head["id_number"])
+        for table in ("grid_land", "grid_livestock", "grid_income"):
+            assert _ids(t[table], "household_id") <= households.keys()
+        villages = _by_key(t["village_credit_rating"], "village_code")
+        assert _ids(t["customer"], "village_code") <= villages.keys()
+        surveyed = Counter(h["village_code"] for h in households.values())
+        assert all(int(v["households_surveyed"]) == surveyed[k] for k, v in villages.items())
+        for h in households.values():
+            assert (h["credit_village"] == "Y") == (villages[h["village_code"]]["rating"] != "")
+
+
+def test_transactions_look_like_a_county_bank(sample: Path, banks: dict[str, Tenant]) -> None:
+    for bank in banks.values():
+        _, customers = read(sample, bank, "customer")
+        _, txns = read(sample, bank, "transaction")
+        assert 1.6 <= len(txns) / len(customers) <= 2.4
+        channels = Counter(x["channel"] for x in txns)
+        assert set(channels) == {"CNT", "ATM", "POS", "MB", "IB", "AGT"}
+        assert channels["MB"] > channels["IB"] and channels["AGT"] > channels["IB"]
+        assert all(x["txn_time"][:8] == x["txn_date"] == "20261120" for x in txns)
+        atm = [float(x["amount"]) for x in txns if x["channel"] == "ATM"]
+        assert all(a % 100 == 0 for a in atm)
+
+
+def test_the_province_has_51_banks_that_vary_like_real_ones() -> None:
+    banks = load_tenants()
+    assert len(banks) == 51
+    assert len({b.county_code for b in banks}) == 51 and all(b.county_code.startswith("34") for b in banks)
+    assert len({b.name_zh for b in banks}) == 51
+    sizes = sorted(b.customers_sf1 for b in banks)
+    assert 950_000 <= sum(sizes) <= 1_050_000
+    assert sum(s >= 40_000 for s in sizes) >= 3 and sum(s <= 8_000 for s in sizes) >= 3
+    assert sum(10_000 <= s <= 25_000 for s in sizes) >= 35
+    assert {b.encoding for b in banks} == {"utf-8", "gbk"}
+    for b in banks:
+        assert 6 <= b.branches <= 30
+        assert b.name_zh.endswith(("农村商业银行", "农商银行")) and b.county_zh.endswith("县")
+    big, small = max(banks, key=lambda b: b.customers_sf1), min(banks, key=lambda b: b.customers_sf1)
+    assert big.branches > small.branches

@@ -58,6 +58,11 @@ class SourceContract(BaseModel):
     title_en: str
     system: str
     description: str = ""
+    # "bank": the bank's own extract; "external": routed from a province-level provider
+    # file into the bank's landing (granary.external), after the bank's customers are cleaned.
+    origin: Literal["bank", "external"] = "bank"
+    # A day may hold no rows (e.g. no external records matched the bank's customers).
+    allow_empty: bool = False
     keys: list[str]
     columns: list[Column]
     rules: list[RowRule] = []

@@ -1,9 +1,14 @@
-"""Deterministic synthetic core-banking extracts: landing/<bank>/<dt>/{customer,deposit_account,loan}.csv.
+"""Deterministic synthetic extracts of a rural bank: landing/<bank>/<dt>/<table>.csv for every
+core-banking and grid-survey source table (TABLES).
 
 Same seed, bank, day and scale give byte-identical files, whatever else is generated in the
 same call: every value is a hash of (seed, bank, entity, field[, day]) — see hashrng.py.
 Consecutive days agree: customers, accounts and loans persist, balances drift, a few new
-customers and loans appear each day, and some loans slide further overdue.
+customers and loans appear each day, and some loans slide further overdue. Every table refers
+to the same bank: transactions post to its accounts, repayments and credit lines follow its
+loans, grid-survey households are its farmer-household customers, staff are the managers its
+customers name. Snapshot tables hold the day's state, event tables (transaction,
+mobile_banking_activity) that day's events; each contract's description says which.
 """
 
 from __future__ import annotations
@@ -20,15 +25,42 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from granary.catalog.sources import contracts
 from granary.generate import customers as customer_mod
 from granary.generate.bank import Bank, day_number
+from granary.generate.cards import Cards
+from granary.generate.credit import credit_line_rows
 from granary.generate.defects import DEFECT_KINDS, inject_defect
 from granary.generate.deposits import Deposits
+from granary.generate.ebank import EBank
+from granary.generate.grid import Grid
+from granary.generate.institutions import branch_rows, staff_rows
 from granary.generate.loans import Loans
+from granary.generate.repayments import repayment_rows
+from granary.generate.transactions import transaction_rows
 from granary.paths import landing_file
 from granary.tenants import Tenant
 
 __all__ = ["DEFECT_KINDS", "generate", "generate_bank", "inject_defect"]
 
-TABLES = ("customer", "deposit_account", "loan")
+TABLES = (
+    # core banking
+    "branch",
+    "staff",
+    "customer",
+    "deposit_account",
+    "transaction",
+    "bank_card",
+    "loan",
+    "repayment",
+    "credit_line",
+    "mobile_banking_user",
+    "mobile_banking_activity",
+    # credit-village grid survey
+    "grid_household",
+    "grid_member",
+    "grid_land",
+    "grid_livestock",
+    "grid_income",
+    "village_credit_rating",
+)
 
 
 def generate(tenants: list[Tenant], dates: list[date], scale: float, seed: int) -> dict[str, dict[str, int]]:
@@ -52,24 +84,47 @@ def generate(tenants: list[Tenant], dates: list[date], scale: float, seed: int) 
             for dt, counts in generate_bank(tenant, days, scale=scale, seed=seed):
                 written[tenant.code] = counts
                 progress.update(task, advance=1, description=f"{tenant.code} {dt.isoformat()}")
+    # Province-level provider deliveries for the same days (routed per bank later).
+    from granary.generate.external import generate_provider_files
+
+    generate_provider_files(tenants, days, scale=scale, seed=seed)
     return written
 
 
 def generate_bank(
     tenant: Tenant, days: list[date], *, scale: float, seed: int
 ) -> Iterator[tuple[date, dict[str, int]]]:
-    """Yield (day, rows per table) after writing each day's three files for one bank."""
+    """Yield (day, rows per table) after writing each day's files (TABLES) for one bank."""
     bank = Bank(tenant, scale, seed)
     people = customer_mod.build(bank, day_number(max(days)))
     deposits = Deposits(bank, people)
     loans = Loans(bank, people)
+    cards = Cards(bank, people)
+    ebank = EBank(bank, people)
+    grid = Grid(bank, people)
+    fixed = {"branch": branch_rows(bank), "staff": staff_rows(bank)}
     for dt in sorted(days):
         day = day_number(dt)
         live = people.on(day)
+        book = loans.book(day)
+        mobile, online = ebank.mobile_customers(day)
         tables = {
+            **fixed,
             "customer": {name: values[live] for name, values in people.columns.items()},
             "deposit_account": deposits.rows(day),
+            "transaction": transaction_rows(bank, deposits, people.ctype, mobile, online, day),
+            "bank_card": cards.rows(day),
             "loan": loans.rows(day),
+            "repayment": repayment_rows(loans, book, day),
+            "credit_line": credit_line_rows(bank, loans, book, grid, day),
+            "mobile_banking_user": ebank.user_rows(day),
+            "mobile_banking_activity": ebank.activity_rows(day),
+            "grid_household": grid.household_rows(day),
+            "grid_member": grid.member_rows(day),
+            "grid_land": grid.land_rows(day),
+            "grid_livestock": grid.livestock_rows(day),
+            "grid_income": grid.income_rows(day),
+            "village_credit_rating": grid.village_rows(day),
         }
         counts = {}
         for table in TABLES:

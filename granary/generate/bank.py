@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 
 from granary.generate.hashrng import Stream
-from granary.generate.names import TOWNSHIP_STEMS, VILLAGE_STEMS
+from granary.generate.names import MORE_TOWNSHIP_STEMS, TOWNSHIP_STEMS, VILLAGE_STEMS
 from granary.tenants import Tenant
 
 EPOCH = date(2026, 1, 1)
@@ -68,7 +68,9 @@ class Bank:
     def _townships(self) -> list[Township]:
         s = self.stream
         count = max(10, self.tenant.branches)
-        stems = np.asarray(TOWNSHIP_STEMS)
+        stems = np.asarray(
+            TOWNSHIP_STEMS if count <= len(TOWNSHIP_STEMS) else TOWNSHIP_STEMS + MORE_TOWNSHIP_STEMS
+        )
         order = np.argsort(s.uniform("township_order", np.arange(len(stems))))
         towns = (count * 2 + 2) // 3  # about two thirds are towns (镇), the rest 乡
         village_counts = s.integers("village_count", np.arange(count), 6, 11)
@@ -95,3 +97,36 @@ class Bank:
         """Manager m belongs to branch m % branches; slot picks one of that branch's managers."""
         index = branch + slot * len(self.branch_ids)
         return [f"M{self.tenant.county_code}{m + 1:04d}" for m in index.tolist()]
+
+
+def money(values: np.ndarray) -> np.ndarray:
+    """Amounts as the core systems print them: plain decimals, two places."""
+    return np.asarray([f"{v:.2f}" for v in np.asarray(values, dtype=np.float64).tolist()])
+
+
+def timestamps(days: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """Day numbers + seconds into the day -> 'yyyyMMddHHmmss'."""
+    sec = np.asarray(seconds, dtype=np.int64)
+    hms = [f"{s // 3600:02d}{s // 60 % 60:02d}{s % 60:02d}" for s in sec.tolist()]
+    return np.char.add(np.asarray(yyyymmdd(days)), np.asarray(hms))
+
+
+def at_least_one(chosen: np.ndarray, score: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
+    """`chosen`, or if it picks nothing, the eligible entry with the highest score.
+
+    A day's extract of events is never empty (ingest refuses an empty file, the quality gate
+    wants rows), even for the smallest bank at the smallest scale.
+    """
+    if chosen.any() or len(chosen) == 0:
+        return chosen
+    eligible = np.ones(len(chosen), dtype=bool) if eligible is None else eligible
+    if not eligible.any():
+        return chosen
+    out = chosen.copy()
+    out[np.flatnonzero(eligible)[np.argmax(score[eligible])]] = True
+    return out
+
+
+def short_name(tenant: Tenant) -> str:
+    """青山农村商业银行 -> 青山农商银行, as branch signs read."""
+    return tenant.name_zh.replace("农村商业银行", "农商银行")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from granary.generate.bank import EPOCH, HISTORY_START, Bank, day_number, yyyymmdd
+from granary.generate.hashrng import Stream
 from granary.generate.names import (
     FIRM_KINDS,
     FIRM_WORDS,
@@ -36,6 +37,10 @@ class Customers:
     ctype: np.ndarray
     branch: np.ndarray
     columns: dict[str, np.ndarray]  # contract column -> formatted strings, aligned with index
+    birth: np.ndarray  # day number (also set for small enterprises: their legal representative's)
+    male: np.ndarray
+    township: np.ndarray  # index into bank.townships
+    village: np.ndarray  # index into that township's villages
 
     def on(self, day: int) -> np.ndarray:
         """Positions of the customers that exist on `day` (opened on or before it)."""
@@ -89,7 +94,7 @@ def build(bank: Bank, last_day: int) -> Customers:
         "address": _addresses(bank, idx, township, village, enterprise),
         "open_date": np.asarray(yyyymmdd(open_day)),
     }
-    return Customers(idx, open_day, ctype, branch, columns)
+    return Customers(idx, open_day, ctype, branch, columns, birth, male, township, village)
 
 
 def _open_days(bank: Bank, idx: np.ndarray, birth: np.ndarray) -> np.ndarray:
@@ -101,22 +106,31 @@ def _open_days(bank: Bank, idx: np.ndarray, birth: np.ndarray) -> np.ndarray:
     return np.where(idx < bank.customers, legacy, arrivals)
 
 
-def _names(bank: Bank, idx: np.ndarray, male: np.ndarray, enterprise: np.ndarray) -> np.ndarray:
-    s = bank.stream
-    surnames = np.asarray([name for name, _ in SURNAMES])[s.choice("surname", idx, [w for _, w in SURNAMES])]
+def surnames(stream: Stream, idx: np.ndarray, field: str = "surname") -> np.ndarray:
+    return np.asarray([name for name, _ in SURNAMES])[stream.choice(field, idx, [w for _, w in SURNAMES])]
+
+
+def given_names(stream: Stream, idx: np.ndarray, male: np.ndarray, prefix: str = "") -> np.ndarray:
+    """One or two given-name characters; `prefix` keeps other people's names apart from customers'."""
+    s = stream
     pool_m, pool_f = np.asarray(list(GIVEN_MALE)), np.asarray(list(GIVEN_FEMALE))
     first = np.where(
         male,
-        pool_m[s.integers("given1m", idx, 0, len(pool_m))],
-        pool_f[s.integers("given1f", idx, 0, len(pool_f))],
+        pool_m[s.integers(f"{prefix}given1m", idx, 0, len(pool_m))],
+        pool_f[s.integers(f"{prefix}given1f", idx, 0, len(pool_f))],
     )
     second = np.where(
         male,
-        pool_m[s.integers("given2m", idx, 0, len(pool_m))],
-        pool_f[s.integers("given2f", idx, 0, len(pool_f))],
+        pool_m[s.integers(f"{prefix}given2m", idx, 0, len(pool_m))],
+        pool_f[s.integers(f"{prefix}given2f", idx, 0, len(pool_f))],
     )
-    second = np.where(s.uniform("given_len", idx) < 0.3, "", second)
-    people = np.char.add(np.char.add(surnames, first), second)
+    second = np.where(s.uniform(f"{prefix}given_len", idx) < 0.3, "", second)
+    return np.char.add(first, second)
+
+
+def _names(bank: Bank, idx: np.ndarray, male: np.ndarray, enterprise: np.ndarray) -> np.ndarray:
+    s = bank.stream
+    people = np.char.add(surnames(s, idx), given_names(s, idx, male))
     place = bank.tenant.county_zh.removesuffix("县")
     firms = np.char.add(
         np.char.add(place, np.asarray(FIRM_WORDS)[s.integers("firm_word", idx, 0, len(FIRM_WORDS))]),
@@ -144,12 +158,17 @@ def _id_numbers(bank: Bank, idx: np.ndarray, birth: np.ndarray, male: np.ndarray
     return np.char.add(first17, check_digits(first17))
 
 
+def mobile_numbers(stream: Stream, idx: np.ndarray, prefix: str = "") -> np.ndarray:
+    field = f"{prefix}phone"
+    head = np.asarray(MOBILE_PREFIXES)[stream.integers(f"{field}_prefix", idx, 0, len(MOBILE_PREFIXES))]
+    rest = np.char.zfill(stream.integers(f"{field}_rest", idx, 0, 100_000_000).astype(str), 8)
+    return np.char.add(head, rest)
+
+
 def _phones(bank: Bank, idx: np.ndarray) -> np.ndarray:
     s = bank.stream
-    prefix = np.asarray(MOBILE_PREFIXES)[s.integers("phone_prefix", idx, 0, len(MOBILE_PREFIXES))]
-    rest = np.char.zfill(s.integers("phone_rest", idx, 0, 100_000_000).astype(str), 8)
     # About 2% of customers never gave a mobile number.
-    return np.where(s.uniform("phone_missing", idx) < 0.02, "", np.char.add(prefix, rest))
+    return np.where(s.uniform("phone_missing", idx) < 0.02, "", mobile_numbers(s, idx))
 
 
 def _village_codes(bank: Bank, township: np.ndarray, village: np.ndarray) -> np.ndarray:

@@ -71,9 +71,11 @@ class Stream:
         cdf[-1] = 1.0
         return np.searchsorted(cdf, self.uniform(field, ids), side="right")
 
-    def choice_rows(self, field: str, ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def choice_rows(
+        self, field: str, ids: np.ndarray, weights: np.ndarray, day: int | None = None
+    ) -> np.ndarray:
         """Like choice, with one row of weights per id (shape: len(ids) x options)."""
         w = np.asarray(weights, dtype=np.float64)
         cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
-        u = self.uniform(field, ids)[:, None]
+        u = self.uniform(field, ids, day)[:, None]
         return np.minimum((u >= cdf).sum(axis=1), w.shape[1] - 1)

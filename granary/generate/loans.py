@@ -16,6 +16,8 @@ depends on which other days were generated:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from granary.generate.bank import Bank, yyyymmdd
@@ -47,6 +49,24 @@ WRITE_OFF_MIN, WRITE_OFF_SPREAD = 540, 360  # days overdue before a bad loan lea
 BLACKLIST = 1095
 DEFAULT_SPAN = WINDOW - (WRITE_OFF_MIN + WRITE_OFF_SPREAD) - BLACKLIST - 5 * 365 - 2 * 365
 MAX_LOANS = 128  # loan k of customer i has id L{i+1:010d}{k:02d}; keys are i * MAX_LOANS + k
+
+
+@dataclass(frozen=True)
+class LoanBook:
+    """One day's loans; `borrower` indexes Loans' per-borrower arrays."""
+
+    borrower: np.ndarray
+    k: np.ndarray
+    start: np.ndarray
+    term: np.ndarray
+    product: np.ndarray
+    guarantee: np.ndarray
+    amount: np.ndarray
+    rate: np.ndarray
+    balance: np.ndarray
+    overdue: np.ndarray
+    stopped_on: np.ndarray  # the last day repaid (the day itself when current)
+    five_class: np.ndarray
 
 
 class Loans:
@@ -94,7 +114,8 @@ class Loans:
         start = self.first_start + k * self.cycle
         return k, start, (k >= 0) & (day - start < self.term)
 
-    def rows(self, day: int) -> dict[str, np.ndarray]:
+    def book(self, day: int) -> LoanBook:
+        """The loans on the books at the end of `day`, as numbers (rows() formats them)."""
         s = self.bank.stream
         k, start, live = self._loan_at(np.full(len(self.idx), day))
 
@@ -147,22 +168,46 @@ class Loans:
             ["5", "4", "3", "2"],
             np.where(s.uniform("loan_concern", loan_key) < 0.012, "2", "1"),
         )
+        return LoanBook(
+            borrower=b,
+            k=k_b,
+            start=start_b,
+            term=term,
+            product=product,
+            guarantee=guarantee,
+            amount=amount,
+            rate=rate,
+            balance=balance,
+            overdue=overdue,
+            stopped_on=stopped_on,
+            five_class=five_class,
+        )
+
+    def loan_ids(self, book: LoanBook) -> np.ndarray:
+        return np.asarray(
+            [
+                f"L{i + 1:010d}{j:02d}"
+                for i, j in zip(self.idx[book.borrower].tolist(), book.k.tolist(), strict=True)
+            ]
+        )
+
+    def rows(self, day: int) -> dict[str, np.ndarray]:
+        book = self.book(day)
+        b, product = book.borrower, book.product
         agricultural = (product == AGRI) | ((self.ctype[b] == FARMER) & (product == BIZ))
         return {
-            "loan_id": np.asarray(
-                [f"L{i + 1:010d}{j:02d}" for i, j in zip(self.idx[b].tolist(), k_b.tolist(), strict=True)]
-            ),
+            "loan_id": self.loan_ids(book),
             "customer_id": self.customer_id[b],
             "branch_id": self.branch_id[b],
             "manager_id": self.manager_id[b],
             "product_code": np.asarray(PRODUCTS)[product],
-            "guarantee_type": np.asarray(GUARANTEES)[guarantee],
+            "guarantee_type": np.asarray(GUARANTEES)[book.guarantee],
             "is_agricultural": np.where(agricultural, "Y", "N"),
-            "contract_amount": np.asarray([f"{a:.2f}" for a in amount.tolist()]),
-            "balance": np.asarray([f"{x:.2f}" for x in balance.tolist()]),
-            "interest_rate": np.asarray([f"{r:.4f}" for r in rate.tolist()]),
-            "start_date": np.asarray(yyyymmdd(start_b)),
-            "maturity_date": np.asarray(yyyymmdd(start_b + term)),
-            "overdue_days": overdue.astype(str),
-            "five_class": five_class,
+            "contract_amount": np.asarray([f"{a:.2f}" for a in book.amount.tolist()]),
+            "balance": np.asarray([f"{x:.2f}" for x in book.balance.tolist()]),
+            "interest_rate": np.asarray([f"{r:.4f}" for r in book.rate.tolist()]),
+            "start_date": np.asarray(yyyymmdd(book.start)),
+            "maturity_date": np.asarray(yyyymmdd(book.start + book.term)),
+            "overdue_days": book.overdue.astype(str),
+            "five_class": book.five_class,
         }

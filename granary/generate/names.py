@@ -98,6 +98,22 @@ TOWNSHIP_STEMS = (
     "兴隆",
 )
 
+# Used only by counties with more townships than TOWNSHIP_STEMS holds (the others keep their names).
+MORE_TOWNSHIP_STEMS = (
+    "古城",
+    "杨集",
+    "新安",
+    "官塘",
+    "草庙",
+    "孙岗",
+    "仁和",
+    "广福",
+    "平安",
+    "铁佛",
+    "龙山",
+    "凤凰",
+)
+
 VILLAGE_STEMS = (
     "王家",
     "李庄",
