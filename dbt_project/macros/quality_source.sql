@@ -1,0 +1,106 @@
+{#
+  What the pipeline recorded about the business date's data quality, read for the dashboards:
+    <lake_root>/<tenant>/quality/dt=<dt>/results.parquet           (granary validate: one row per expectation)
+    <lake_root>/<tenant>/audit/reconciliation/dt=<dt>/<table>.json (granary clean: rows in / clean / quarantined)
+  (the layout granary/paths.py defines: quality_dir, reconciliation_file). A build whose day has
+  no such files (transform run without the gate, as in the dbt tests) reads an empty relation
+  with the same columns instead of failing. The source() calls are for lineage only.
+#}
+
+{% macro quality_results() -%}
+  {%- do source('quality', 'expectation_results') -%}
+  {{ return(adapter.dispatch('quality_results', 'granary')()) }}
+{%- endmacro %}
+
+{% macro reconciliation_results() -%}
+  {%- do source('quality', 'reconciliation') -%}
+  {{ return(adapter.dispatch('reconciliation_results', 'granary')()) }}
+{%- endmacro %}
+
+{% macro quality_day_path(kind) -%}
+  {%- set bank = var('lake_root') ~ '/' ~ var('tenant') -%}
+  {%- if kind == 'results' -%}
+    {{ return(bank ~ '/quality/dt=' ~ var('dt') ~ '/results.parquet') }}
+  {%- else -%}
+    {{ return(bank ~ '/audit/reconciliation/dt=' ~ var('dt') ~ '/*.json') }}
+  {%- endif -%}
+{%- endmacro %}
+
+{# True when the glob matches a file; DuckDB's glob() lists files without reading them. #}
+{% macro duckdb__quality_files_exist(pattern) -%}
+  {%- if not execute -%}
+    {{ return(true) }}
+  {%- endif -%}
+  {%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')") -%}
+  {{ return(found.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{% macro empty_quality_results() -%}
+  (select
+      cast(null as {{ dbt.type_string() }}) as suite,
+      cast(null as {{ dbt.type_string() }}) as table_name,
+      cast(null as {{ dbt.type_string() }}) as expectation,
+      cast(null as {{ dbt.type_string() }}) as column_name,
+      cast(null as {{ dbt.type_boolean() }}) as success,
+      cast(null as {{ dbt.type_bigint() }}) as unexpected_count,
+      cast(null as {{ dbt.type_bigint() }}) as rows_checked
+   from (select 1 as one) as nothing
+   where 1 = 0)
+{%- endmacro %}
+
+{% macro empty_reconciliation() -%}
+  (select
+      cast(null as {{ dbt.type_string() }}) as table_name,
+      cast(null as {{ dbt.type_bigint() }}) as rows_in,
+      cast(null as {{ dbt.type_bigint() }}) as rows_clean,
+      cast(null as {{ dbt.type_bigint() }}) as rows_quarantined
+   from (select 1 as one) as nothing
+   where 1 = 0)
+{%- endmacro %}
+
+{% macro duckdb__quality_results() -%}
+  {%- set path = quality_day_path('results') -%}
+  {%- if duckdb__quality_files_exist(path) -%}
+  (select
+      suite,
+      table_name,
+      expectation,
+      column_name,
+      cast(success as boolean) as success,
+      cast(unexpected_count as bigint) as unexpected_count,
+      cast(rows_checked as bigint) as rows_checked
+   from read_parquet('{{ path }}'))
+  {%- else -%}
+  {{ empty_quality_results() }}
+  {%- endif -%}
+{%- endmacro %}
+
+{# DuckDB's JSON reader is built in (no extension download). `table` is the JSON key. #}
+{% macro duckdb__reconciliation_results() -%}
+  {%- set path = quality_day_path('reconciliation') -%}
+  {%- if duckdb__quality_files_exist(path) -%}
+  (select
+      "table" as table_name,
+      rows_in,
+      rows_clean,
+      rows_quarantined
+   from read_json(
+       '{{ path }}',
+       columns = {"table": 'varchar', rows_in: 'bigint', rows_clean: 'bigint', rows_quarantined: 'bigint'}
+   ))
+  {%- else -%}
+  {{ empty_reconciliation() }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#
+  Spark SQL cannot ask whether a path exists, and reading a missing one fails the build: the
+  scale-out target publishes the table empty (the Data Docs and results.parquet still hold the day).
+#}
+{% macro default__quality_results() -%}
+  {{ empty_quality_results() }}
+{%- endmacro %}
+
+{% macro default__reconciliation_results() -%}
+  {{ empty_reconciliation() }}
+{%- endmacro %}

@@ -1,0 +1,155 @@
+"""Every defect kind, injected into a real generated extract and run through real ingest and clean.
+
+Two banks (qingshan exports UTF-8, hexi GBK), tiny scale, one business date per defect so runs
+never share a partition. The defect goes into one of qingshan's files; the test runs qingshan's
+ingest and clean for that table, then hexi's same table and day (the other bank of the run
+finishes), and checks: row-level defects land in quarantine with their rule and source row and
+the reconciliation balances; file-level defects fail with a DataError (exit code 3 through the
+CLI) naming the file and the reason; the raw landing file is byte-identical afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from granary import paths
+from granary.clean import clean
+from granary.errors import DataError
+from granary.generate import DEFECT_KINDS, generate, inject_defect
+from granary.ingest import ingest
+from granary.tenants import get_tenant
+
+pytestmark = pytest.mark.slow
+
+FIRST_DAY = date(2026, 5, 4)
+DAYS = {kind: FIRST_DAY + timedelta(days=i) for i, kind in enumerate(DEFECT_KINDS)}
+SCALE = 0.01
+
+
+@dataclass(frozen=True)
+class Expected:
+    table: str
+    rule: str | None = None  # row-level: the rule the broken row is quarantined for
+    reason: str | None = None  # file-level: what the error message must say
+
+
+EXPECTED = {
+    "bad_id_check_digit": Expected("customer", rule="resident_id_check:id_number"),
+    "duplicate_key": Expected("customer", rule="duplicate_key"),
+    "null_key": Expected("customer", rule="not_null:customer_id"),
+    "out_of_range_amount": Expected("loan", rule="range:balance"),
+    "invalid_code": Expected("loan", rule="code:product_code"),
+    "wrong_date": Expected("loan", rule="cast:start_date"),
+    "missing_column": Expected("loan", reason="missing columns"),
+    "extra_column": Expected("loan", reason="unexpected columns ['remark']"),
+    "truncated_file": Expected("loan", reason="cut off mid-record"),
+    "empty_file": Expected("customer", reason="empty file"),
+    "wrong_encoding": Expected("customer", reason="not valid utf-8"),  # qingshan exports UTF-8; GBK given
+}
+
+
+def test_every_defect_kind_has_an_expectation() -> None:
+    assert set(EXPECTED) == set(DEFECT_KINDS)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def data_rows(path: Path, encoding: str) -> int:
+    import csv
+
+    with path.open(encoding=encoding, newline="") as f:
+        return sum(1 for _ in csv.reader(f)) - 1
+
+
+def one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def banks(spark_remote: str, granary_env: Path):
+    """qingshan (defects) and hexi (the other bank): every defect's day generated once."""
+    defect_bank, other_bank = get_tenant("qingshan"), get_tenant("hexi")
+    generate([defect_bank, other_bank], sorted(DAYS.values()), scale=SCALE, seed=11)
+    return defect_bank, other_bank
+
+
+def reconciliation(tenant: str, table: str, dt: date) -> dict:
+    return json.loads(paths.reconciliation_file(tenant, table, dt).read_text(encoding="utf-8"))
+
+
+def assert_other_bank_finishes(other, table: str, dt: date) -> None:
+    ingest(other, dt, [table])
+    clean(other, dt, [table])
+    recon = reconciliation(other.code, table, dt)
+    landed = data_rows(paths.landing_file(other.code, dt, table), other.encoding)
+    assert recon["rows_in"] == landed > 0
+    assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"]
+    assert any(paths.partition(paths.dwd_table(other.code, table), dt).glob("*.parquet"))
+
+
+@pytest.mark.parametrize("kind", DEFECT_KINDS)
+def test_defect_on_the_real_pipeline(banks, kind: str) -> None:
+    bank, other = banks
+    expected, dt = EXPECTED[kind], DAYS[kind]
+    landing = paths.landing_file(bank.code, dt, expected.table)
+    what = inject_defect(landing, kind, encoding=bank.encoding, seed=3)
+    raw_hash = sha256(landing)
+
+    if expected.rule:
+        ingest(bank, dt, [expected.table])
+        clean(bank, dt, [expected.table])
+        row = int(re.findall(r"data row (\d+)", what)[-1])  # duplicate: the repeated copy
+        quarantined = pq.read_table(
+            paths.partition(paths.quarantine_table(bank.code, expected.table), dt)
+        ).to_pylist()
+        assert {(r["_source_row"], r["_rule"]) for r in quarantined} == {(row, expected.rule)}, what
+        assert quarantined[0]["_source_file"] == f"landing/{bank.code}/{dt}/{expected.table}.csv"
+        recon = reconciliation(bank.code, expected.table, dt)
+        assert recon["rows_in"] == data_rows(landing, bank.encoding)
+        assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"]
+        assert (recon["rows_quarantined"], recon["by_rule"]) == (1, {expected.rule: 1})
+        dwd = pq.read_table(paths.partition(paths.dwd_table(bank.code, expected.table), dt))
+        assert dwd.num_rows == recon["rows_clean"]
+        assert row not in dwd.column("_source_row").to_pylist()
+    else:
+        with pytest.raises(DataError) as failure:
+            ingest(bank, dt, [expected.table])
+        message = one_line(str(failure.value))
+        assert f"landing/{bank.code}/{dt}/{expected.table}.csv" in message, message
+        assert expected.reason.lower() in message.lower(), (what, message)
+        assert "left in place" in message
+        assert not paths.partition(paths.ods_table(bank.code, expected.table), dt).exists()
+        # Through the CLI, as Airflow runs it: exit code 3 (bad data, never retried), same message.
+        from granary.cli import app
+
+        result = CliRunner().invoke(app, ["ingest", "-t", bank.code, "-d", str(dt), "-s", expected.table])
+        assert result.exit_code == 3, result.output
+        assert expected.reason.lower() in one_line(result.output).lower()
+
+    assert sha256(landing) == raw_hash, f"{landing} changed by the pipeline"
+    assert_other_bank_finishes(other, expected.table, dt)
+
+
+def test_other_bank_full_day_finishes(banks) -> None:
+    """hexi's whole day (every extract it has) goes through ingest and clean beside the broken one."""
+    _bank, other = banks
+    dt = DAYS["empty_file"]
+    tables = sorted(p.stem for p in paths.landing_dir(other.code, dt).glob("*.csv"))
+    assert {"customer", "deposit_account", "loan"} <= set(tables)
+    ingest(other, dt, tables)
+    clean(other, dt, tables)
+    for table in tables:
+        recon = reconciliation(other.code, table, dt)
+        assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"], table
+        assert recon["rows_in"] == data_rows(paths.landing_file(other.code, dt, table), other.encoding)
