@@ -144,8 +144,8 @@ def banks_cleaned(spark_remote: str, granary_env: Path) -> dict[str, dict[str, P
     landed = {}
     for bank in (GBK_BANK, UTF8_BANK):
         landed[bank.code] = write_day(bank, DAY, extra_loan_line=MALFORMED_LOAN)
-        ingest(bank, DAY, None)
-        clean(bank, DAY, None)
+        ingest(bank, DAY, list(landed[bank.code]))
+        clean(bank, DAY, list(landed[bank.code]))
     write_day(GBK_BANK, OTHER_DAY)
     ingest(GBK_BANK, OTHER_DAY, ["customer"])
     clean(GBK_BANK, OTHER_DAY, ["customer"])
