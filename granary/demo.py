@@ -38,15 +38,15 @@ def run_demo(tenants: list[Tenant], dt: date, scale: float, history_days: int) -
 
 def _print_where_to_look(tenants: list[Tenant], dt: date) -> None:
     from granary import airflow
-    from granary.superset import provision, service
+    from granary.superset import credentials
 
     s = settings()
     lines = [
         f"Airflow   {s.airflow_url}   login admin / {airflow.admin_password()}",
-        f"Superset  {s.superset_url}   login admin / {service.admin_password()}",
+        f"Superset  {s.superset_url}   login admin / {credentials.admin_password()}",
     ]
     for t in tenants:
-        lines.append(f"  {t.name_zh} analyst: {t.analyst_user} / {provision.analyst_password(t)}")
+        lines.append(f"  {t.name_zh} analyst: {t.analyst_user} / {credentials.analyst_password(t)}")
     lines += [
         f"Serving   postgresql://<bank>_reader@{s.pg_host}:{s.pg_port}/{s.serving_db}",
         f"          bank passwords: {s.secrets_dir}/<bank>.pg.password",
