@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from granary.config import REPO_ROOT, settings
 from granary.errors import EngineError
+from granary.processes import alive, running_pid
 from granary.secrets import read_or_create
 from granary.tenants import Tenant, load_tenants
 
@@ -144,26 +145,8 @@ def airflow_env(metadata_db: str = METADATA_DB) -> dict[str, str]:
 # --- start / stop -----------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    try:
-        # Reap it if it is our own finished child (a zombie still answers kill(pid, 0)).
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"airflow" in cmdline  # a recycled pid belongs to something else
-
-
 def _running_pid(component: str) -> int | None:
-    path = _pid_file(component)
-    if not path.exists():
-        return None
-    pid = int(path.read_text().strip())
-    return pid if _alive(pid) else None
+    return running_pid(_pid_file(component), marker=b"airflow")
 
 
 def running_pids() -> dict[str, int | None]:
@@ -275,9 +258,13 @@ def start(metadata_db: str = METADATA_DB, timeout: int = 180) -> None:
         if not pids[component]:
             _spawn(component, env)
     deadline = time.monotonic() + timeout
+    missing_before: set[str] = set()
     with console.status("airflow: waiting for api-server, scheduler and dag-processor …"):
         while not _healthy(report := health()):
-            dead = [c for c in COMPONENTS if not _running_pid(c)]
+            missing = {c for c in COMPONENTS if not _running_pid(c)}
+            # Gone on two checks a second apart: one miss under heavy load has been a false alarm.
+            dead = sorted(missing & missing_before)
+            missing_before = missing
             if dead or time.monotonic() > deadline:
                 why = f"{', '.join(dead)} exited" if dead else f"not healthy after {timeout}s ({report})"
                 logs = ", ".join(str(_log_file(c)) for c in dead or COMPONENTS)
@@ -303,9 +290,9 @@ def stop(timeout: int = 30) -> None:
         if not path.exists():
             continue
         pid = int(path.read_text().strip())
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid, b"airflow") and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if alive(pid, b"airflow"):
             os.killpg(pid, signal.SIGKILL)
         path.unlink(missing_ok=True)
     console.print("airflow: stopped")

@@ -25,6 +25,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from granary import paths
 from granary.config import settings
 from granary.errors import EngineError
+from granary.processes import alive
 
 # Local mode on a 2-core box that also runs Postgres, Superset and Airflow: both cores,
 # a 4 GiB driver heap (the whole of Spark in local mode), few shuffle partitions for
@@ -127,14 +128,6 @@ def _java_present() -> bool:
     return shutil.which("java") is not None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
 def start_connect_server(master: str | None = None) -> None:
     """Start the Spark Connect server and wait until it answers (no-op if one answers).
 
@@ -178,7 +171,7 @@ def start_connect_server(master: str | None = None) -> None:
     while time.monotonic() < deadline:
         if server_answers():
             return
-        if pid_file.exists() and not _alive(int(pid_file.read_text().strip() or 0)):
+        if pid_file.exists() and not alive(int(pid_file.read_text().strip() or 0)):
             raise EngineError(f"the Spark Connect server exited during start-up; its log:\n{_log_tail()}")
         time.sleep(0.5)
     raise EngineError(
@@ -207,9 +200,9 @@ def stop_connect_server() -> None:
         timeout=60,
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and pid and _alive(pid):
+    while time.monotonic() < deadline and pid and alive(pid):
         time.sleep(0.3)
-    if pid and _alive(pid):
+    if pid and alive(pid):
         raise EngineError(f"the Spark Connect server (pid {pid}) did not stop within 60s")
     pid_file.unlink(missing_ok=True)
 

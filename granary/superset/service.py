@@ -22,6 +22,7 @@ from rich.console import Console
 
 from granary.config import settings
 from granary.errors import EngineError
+from granary.processes import alive, running_pid
 from granary.superset import credentials
 
 console = Console(stderr=True)
@@ -199,25 +200,7 @@ def _pid_file() -> Path:
 
 
 def _running_pid() -> int | None:
-    try:
-        pid = int(_pid_file().read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        # Reap it first if it is our own exited child (a zombie still answers kill 0).
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return running_pid(_pid_file())
 
 
 def start() -> float:
@@ -287,7 +270,7 @@ def stop() -> None:
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             break
         time.sleep(0.2)
     else:

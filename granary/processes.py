@@ -1,0 +1,38 @@
+"""The services this machine runs in the background (Spark Connect, Superset, Airflow):
+whether a pid from a pid file is still the process we started."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def alive(pid: int, marker: bytes | None = None) -> bool:
+    """True if `pid` runs (and, given a marker, its command line contains it: pids are recycled)."""
+    if pid <= 0:  # 0 and -1 mean "any child" to waitpid and "the group" to kill
+        return False
+    try:
+        # Reap it first if it is our own exited child: a zombie still answers kill(pid, 0).
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    if marker is None:
+        return True
+    try:
+        return marker in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def running_pid(pid_file: Path, marker: bytes | None = None) -> int | None:
+    """The pid in `pid_file` if that process still runs, else None."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if alive(pid, marker) else None
