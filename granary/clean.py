@@ -21,7 +21,7 @@ from granary.errors import DataError
 from granary.ingest import CAST_ERRORS, MALFORMED, SOURCE_FILE, SOURCE_ROW, source_tables
 from granary.pii import mask_column, token_column
 from granary.secrets import pii_key
-from granary.spark import get_session, job_progress, spark_errors, write_partition
+from granary.spark import get_session, run_per_table, spark_errors, write_partition
 from granary.tenants import Tenant
 
 RULE = "_rule"
@@ -239,29 +239,17 @@ def clean(tenant: Tenant, dt: date, tables: list[str] | None = None) -> None:
     sources = source_tables(tables)
     spark = get_session()
     key = pii_key(tenant.code)
-    failures: list[str] = []
-    with job_progress() as progress:
-        tasks = {
-            s.table: progress.add_task(f"clean {tenant.code} {s.table} {s.title_zh}", total=1, start=False)
-            for s in sources
-        }
-        for source in sources:
-            task = tasks[source.table]
-            progress.start_task(task)
-            try:
-                result = clean_table(spark, tenant, dt, source, key)
-            except DataError as exc:
-                failures.append(str(exc))
-                progress.update(
-                    task, completed=1, description=f"[red]✗[/] clean {tenant.code} {source.table}: no ODS"
-                )
-                continue
-            rules = ", ".join(f"{rule} {n}" for rule, n in result.by_rule.items())
-            progress.update(
-                task,
-                completed=1,
-                description=f"[green]✓[/] clean {tenant.code} {source.table}: {result.rows_clean} clean, "
-                f"{result.rows_quarantined} quarantined" + (f" ({rules})" if rules else ""),
-            )
-    if failures:
-        raise DataError("\n".join(failures))
+    run_per_table(
+        "clean",
+        tenant.code,
+        sources,
+        lambda source: clean_table(spark, tenant, dt, source, key),
+        _clean_summary,
+        failed="no ODS",
+    )
+
+
+def _clean_summary(result: Reconciliation) -> str:
+    rules = ", ".join(f"{rule} {n}" for rule, n in result.by_rule.items())
+    counts = f"{result.rows_clean} clean, {result.rows_quarantined} quarantined"
+    return counts + (f" ({rules})" if rules else "")

@@ -23,7 +23,7 @@ from granary import paths
 from granary.catalog.sources import Column, SourceContract, contract, contracts
 from granary.config import settings
 from granary.errors import DataError, EngineError
-from granary.spark import get_session, job_progress, spark_errors, write_partition
+from granary.spark import get_session, run_per_table, spark_errors, write_partition
 from granary.tenants import Tenant
 
 SOURCE_FILE, SOURCE_ROW, CAST_ERRORS = "_source_file", "_source_row", "_cast_errors"
@@ -242,29 +242,16 @@ def ingest(tenant: Tenant, dt: date, tables: list[str] | None = None) -> None:
     sources = source_tables(tables)
     spark = get_session()
     spark.conf.set("spark.sql.legacy.javaCharsets", "true")  # GBK, also on a server not started here
-    failures: list[str] = []
-    with job_progress() as progress:
-        tasks = {
-            s.table: progress.add_task(f"ingest {tenant.code} {s.table} {s.title_zh}", total=1, start=False)
-            for s in sources
-        }
-        for source in sources:
-            task = tasks[source.table]
-            progress.start_task(task)
-            try:
-                result = ingest_table(spark, tenant, dt, source)
-            except DataError as exc:
-                failures.append(str(exc))
-                progress.update(
-                    task, completed=1, description=f"[red]✗[/] ingest {tenant.code} {source.table}: bad file"
-                )
-                continue
-            note = f", {result.malformed} malformed" if result.malformed else ""
-            progress.update(
-                task,
-                completed=1,
-                description=f"[green]✓[/] ingest {tenant.code} {source.table}: {result.rows} rows "
-                f"({result.with_cast_errors} with cast errors{note})",
-            )
-    if failures:
-        raise DataError("\n".join(failures))
+    run_per_table(
+        "ingest",
+        tenant.code,
+        sources,
+        lambda source: ingest_table(spark, tenant, dt, source),
+        _ingest_summary,
+        failed="bad file",
+    )
+
+
+def _ingest_summary(result: IngestResult) -> str:
+    note = f", {result.malformed} malformed" if result.malformed else ""
+    return f"{result.rows} rows ({result.with_cast_errors} with cast errors{note})"

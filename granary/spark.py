@@ -13,18 +13,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from granary import paths
+from granary.catalog.sources import SourceContract
 from granary.config import settings
-from granary.errors import EngineError
+from granary.errors import DataError, EngineError
 from granary.processes import alive
 
 # Local mode on a 2-core box that also runs Postgres, Superset and Airflow: both cores,
@@ -262,14 +264,46 @@ def spark_errors(what: str) -> Iterator[None]:
         raise EngineError(f"Spark failed while {what}: {first}") from exc
 
 
-def job_progress() -> Progress:
-    """Rich progress for a Spark job over a bank's tables (stderr, so stdout stays clean)."""
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
+R = TypeVar("R")
+
+
+def run_per_table(
+    verb: str,
+    tenant_code: str,
+    sources: Sequence[SourceContract],
+    run: Callable[[SourceContract], R],
+    summary: Callable[[R], str],
+    failed: str,
+) -> None:
+    """Run one job step over a bank's tables, a progress line each (stderr, so stdout stays clean).
+
+    A DataError on one table does not stop the others; all of them are raised together at the end.
+    """
+    failures: list[str] = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        tasks = {
+            s.table: progress.add_task(f"{verb} {tenant_code} {s.table} {s.title_zh}", total=1, start=False)
+            for s in sources
+        }
+        for source in sources:
+            task = tasks[source.table]
+            progress.start_task(task)
+            try:
+                result = run(source)
+            except DataError as exc:
+                failures.append(str(exc))
+                progress.update(
+                    task, completed=1, description=f"[red]✗[/] {verb} {tenant_code} {source.table}: {failed}"
+                )
+                continue
+            progress.update(
+                task,
+                completed=1,
+                description=f"[green]✓[/] {verb} {tenant_code} {source.table}: {summary(result)}",
+            )
+    if failures:
+        raise DataError("\n".join(failures))
 
 
 def write_partition(df, table_dir: Path, dt: date, empty: bool = False) -> Path:  # df: without `dt`
