@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 import re
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,31 +17,68 @@ import yaml
 from granary.catalog import indicators, tags
 from granary.catalog.indicators import CatalogError
 
-CODE = re.compile(r"^[A-Z][A-Z0-9_]*(__[A-Z0-9_]+)*__(D|MTD|YTD|L30D|VS_MS)__(BANK|BRANCH)$")
+PERIODS = "D|MTD|QTD|YTD|L7D|L30D|L90D|VS_MS|VS_YS|YOY|YSB"
+CODE = re.compile(rf"^[A-Z][A-Z0-9_]*(__[A-Z0-9_]+)*__({PERIODS})__(BANK|BRANCH|MANAGER|VILLAGE|CUSTOMER)$")
+THEMES = {"public", "risk", "marketing", "operations", "credit"}
+GRANARY = str(Path(sys.executable).with_name("granary"))
 
 
 def _raw_indicators() -> dict:
     return yaml.safe_load(indicators.CATALOG_FILE.read_text(encoding="utf-8"))
 
 
+def _count_from_yaml(raw: dict) -> int:
+    """The expansion's size computed from the YAML alone (grain limits, default periods, modifiers)."""
+    grains, periods, facts = raw["grains"], raw["periods"], raw["facts"]
+
+    def offered(grain: str, period: str, modified: bool) -> bool:
+        g = grains[grain]
+        return period in g.get("periods", periods) and not (modified and g.get("modifiers") is False)
+
+    derived = 0
+    for a in raw["atomics"]:
+        a_periods = a.get("periods") or [
+            code for code, p in periods.items() if p.get(a["kind"]) and p.get("default", True)
+        ]
+        a_grains = a.get("grains") or [g for g in facts[a["fact"]]["grains"] if g != "customer"]
+        for modified in [False] + [True] * len(a.get("modifiers", [])):
+            derived += sum(offered(g, p, modified) for g in a_grains for p in a_periods)
+    composites = sum(len(c.get("periods", ["D"])) for c in raw["composites"])
+    return derived, composites
+
+
 def test_expansion_count_follows_the_catalog() -> None:
-    raw = _raw_indicators()
-    periods_by_kind = {
-        kind: [code for code, p in raw["periods"].items() if p.get(kind)] for kind in ("stock", "flow")
-    }
-    expected = sum(
-        len(a.get("periods") or periods_by_kind[a["kind"]])
-        * (1 + len(a.get("modifiers", [])))
-        * len(a.get("grains", ["bank", "branch"]))
-        for a in raw["atomics"]
-    ) + sum(
-        len(c.get("periods", ["D"])) * len(c.get("grains", ["bank", "branch"])) for c in raw["composites"]
-    )
+    derived, composites = _count_from_yaml(_raw_indicators())
     expanded = indicators.expand()
-    assert len(expanded) == expected
-    assert len(expanded) >= 10
-    assert sum(i.kind == "composite" for i in expanded) >= 3
-    assert {i.theme for i in expanded} == {"public", "risk", "marketing", "operations", "credit"}
+    assert sum(i.kind == "derived" for i in expanded) == derived
+    # a composite is expanded at every grain where all its parts exist: at least the bank
+    at_bank = [i for i in expanded if i.kind == "composite" and i.grain == "bank"]
+    assert len(at_bank) == composites
+    assert len(expanded) >= 1000
+    by_theme = Counter(i.theme for i in expanded)
+    assert set(by_theme) == THEMES and min(by_theme.values()) >= 100, by_theme
+    assert {i.grain for i in expanded} == {"bank", "branch", "manager", "village", "customer"}
+    assert {i.period for i in expanded} == set(PERIODS.split("|"))
+
+
+def test_cli_lists_the_catalog_as_table_and_json() -> None:
+    listed = subprocess.run(
+        [GRANARY, "catalog", "indicators", "--json"], capture_output=True, text=True, check=True
+    )
+    items = json.loads(listed.stdout)
+    assert [i["code"] for i in items] == [i.code for i in indicators.expand()]
+    assert {"name_zh", "name_en", "theme", "definition_en", "unit", "grain", "atomic_code", "owner"} <= set(
+        items[0]
+    )
+    risk = subprocess.run(
+        [GRANARY, "catalog", "indicators", "--theme", "risk"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    n_risk = sum(i["theme"] == "risk" for i in items)
+    assert f"{n_risk} indicators" in risk.stdout and "不良贷款率" in risk.stdout
 
 
 def test_codes_are_unique_stable_and_named_in_both_languages() -> None:
@@ -52,6 +94,13 @@ def test_codes_are_unique_stable_and_named_in_both_languages() -> None:
     npl = by_code["NPL_RATIO__D__BANK"]
     assert npl.kind == "composite" and npl.name_zh == "全行不良贷款率" and npl.theme_zh == "风险"
     assert npl.numerator == ("NPL_BAL__D__BANK",) and npl.denominator == ("LOAN_BAL__D__BANK",)
+    # a part may name its own period: growth since year start = change / value at year start
+    growth = by_code["LOAN_GROWTH__D__BRANCH"]
+    assert growth.numerator == ("LOAN_BAL__VS_YS__BRANCH",) and growth.denominator == (
+        "LOAN_BAL__YSB__BRANCH",
+    )
+    # breakdowns by modifier are read at bank and branch; managers and villages get the headline
+    assert "LOAN_BAL__AGRI__D__VILLAGE" not in by_code and "LOAN_BAL__D__VILLAGE" in by_code
     for i in expanded:
         assert i.name_zh and i.name_en and i.definition_zh and i.definition_en and i.unit and i.owner
         assert re.search(r"[\u4e00-\u9fff]", i.name_zh), i.code
@@ -111,6 +160,10 @@ def test_malformed_indicator_catalog_names_file_and_field(tmp_path: Path) -> Non
         (lambda r: r["atomics"][1].update(code="LOAN_BAL"), "atomics[LOAN_BAL].code"),
         (lambda r: r["periods"]["L30D"].pop("days"), "periods.L30D"),
         (lambda r: r["atomics"][3].update(periods=["VS_MS"]), "atomics[NEW_LOAN_CNT].periods"),
+        (lambda r: r["atomics"][0].update(grains=["galaxy"]), "atomics[LOAN_BAL].grains"),
+        (lambda r: r["atomics"][5].update(grains=["customer"]), "atomics[LOAN_CUST_CNT].grains"),
+        (lambda r: r["composites"][0].update(numerator=["NPL_BAL@NEVER"]), "composites[NPL_RATIO].numerator"),
+        (lambda r: r["facts"]["village"].update(grains=["bank", "planet"]), "facts.village.grains"),
     ],
 )
 def test_bad_references_name_the_field(tmp_path: Path, change, field: str) -> None:

@@ -2,7 +2,8 @@
 
 An *atomic* indicator is a measure over a DWS fact; a *derived* one is atomic × period
 (× modifier) at a grain; a *composite* one is a ratio of other indicators at the same
-period and grain. Codes are built only from codes in the YAML, so they stay stable:
+grain (each part at the composite's period, or at the one it names with `@PERIOD`).
+Codes are built only from codes in the YAML, so they stay stable:
 
     derived    <ATOMIC>[__<MODIFIER>]__<PERIOD>__<GRAIN>    LOAN_BAL__AGRI__MTD__BRANCH
     composite  <COMPOSITE>__<PERIOD>__<GRAIN>                NPL_RATIO__D__BANK
@@ -29,7 +30,8 @@ CATALOG_FILE = DBT_PROJECT_DIR / "catalog" / "indicators.yaml"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds" / "generated"
 
 Code = Field(pattern=r"^[A-Z][A-Z0-9_]*[A-Z0-9]$")
-Grain = Literal["bank", "branch"]
+Grain = Literal["bank", "branch", "manager", "village", "customer"]
+GRAINS: tuple[Grain, ...] = ("bank", "branch", "manager", "village", "customer")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -58,13 +60,32 @@ class NameParts(_Strict):
     definition_en: str = Field(min_length=1)
 
 
+class GrainDef(NameParts):
+    periods: list[str] | None = None  # periods offered at this grain (default: all)
+    modifiers: bool = True  # False: only the unmodified indicator at this grain
+
+
 class PeriodSide(NameParts):
-    agg: Literal["last", "sum", "avg", "change"]
+    agg: Literal["last", "sum", "avg", "change", "base"]
+
+
+Window = Literal[
+    "day",
+    "month_to_date",
+    "quarter_to_date",
+    "year_to_date",
+    "last_n_days",
+    "change_since_month_start",
+    "change_since_year_start",
+    "change_year_on_year",
+    "year_start_value",
+]
 
 
 class Period(_Strict):
-    window: Literal["day", "month_to_date", "year_to_date", "last_n_days", "change_since_month_start"]
+    window: Window
     days: int | None = Field(None, ge=1, le=366)
+    default: bool = True  # taken by atomics that do not list their periods
     stock: PeriodSide | None = None
     flow: PeriodSide | None = None
 
@@ -83,6 +104,9 @@ class Modifier(NameParts):
 
 class Fact(_Strict):
     model: str = Field(pattern=r"^dws_[a-z0-9_]+$")
+    grains: list[Grain] = Field(min_length=1)
+    definition_zh: str = Field(min_length=1, description="how rows are attributed to members")
+    definition_en: str = Field(min_length=1)
     modifiers: dict[str, Modifier] = {}
 
 
@@ -97,8 +121,9 @@ class Atomic(_Strict):
     fact: str
     measure: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     modifiers: list[str] = []
-    periods: list[str] | None = None  # default: every period defined for its kind
-    grains: list[Grain] = ["bank", "branch"]
+    periods: list[str] | None = None  # default: the default periods defined for its kind
+    grains: list[Grain] | None = None  # default: the fact's grains but customer
+    additive: bool = True  # members add up to the bank
     definition_zh: str = Field(min_length=1)
     definition_en: str = Field(min_length=1)
 
@@ -110,17 +135,18 @@ class Composite(_Strict):
     unit: str = Field(min_length=1)
     theme: str
     owner: str = Field(min_length=1)
-    numerator: list[str] = Field(min_length=1)
+    numerator: list[str] = Field(min_length=1)  # ATOMIC[__MODIFIER][@PERIOD]
     denominator: list[str] = Field(min_length=1)
     periods: list[str] = ["D"]
-    grains: list[Grain] = ["bank", "branch"]
+    grains: list[Grain] | None = None  # default: every grain all its parts have
+    range: tuple[float | None, float | None] | None = None  # bounds the value must lie in
     definition_zh: str = Field(min_length=1)
     definition_en: str = Field(min_length=1)
 
 
 class IndicatorCatalog(_Strict):
     themes: dict[str, Theme]
-    grains: dict[Grain, NameParts]
+    grains: dict[Grain, GrainDef]
     periods: dict[str, Period]
     facts: dict[str, Fact]
     atomics: list[Atomic] = Field(min_length=1)
@@ -147,6 +173,9 @@ class Indicator(_Strict):
     modifier: str | None
     kind: Literal["derived", "composite"]
     owner: str
+    additive: bool  # members of the grain add up to the bank
+    value_min: float | None = None  # composites: the range the value must lie in
+    value_max: float | None = None
     # derived: where the value comes from and how the period aggregates it
     fact: str | None = None
     measure: str | None = None
@@ -220,6 +249,14 @@ def _check_references(path: Path, cat: IndicatorCatalog) -> None:
     def fail(field: str, msg: str) -> None:
         raise CatalogError(f"{path}: field '{field}': {msg}")
 
+    for g, grain in cat.grains.items():
+        for p in grain.periods or []:
+            if p not in cat.periods:
+                fail(f"grains.{g}.periods", f"unknown period '{p}'")
+    for name, fact in cat.facts.items():
+        for g in fact.grains:
+            if g not in cat.grains:
+                fail(f"facts.{name}.grains", f"grain '{g}' has no entry under 'grains'")
     codes: set[str] = set()
     for group, items in (("atomics", cat.atomics), ("composites", cat.composites)):
         for item in items:
@@ -235,20 +272,22 @@ def _check_references(path: Path, cat: IndicatorCatalog) -> None:
                     f"{group}[{item.code}].theme",
                     f"unknown theme '{item.theme}' (known: {', '.join(cat.themes)})",
                 )
-            for g in item.grains:
-                if g not in cat.grains:
-                    fail(f"{group}[{item.code}].grains", f"grain '{g}' has no entry under 'grains'")
+            for p in item.periods or []:
+                if p not in cat.periods:
+                    fail(f"{group}[{item.code}].periods", f"unknown period '{p}'")
     for a in cat.atomics:
         where = f"atomics[{a.code}]"
         if a.fact not in cat.facts:
             fail(f"{where}.fact", f"unknown fact '{a.fact}' (known: {', '.join(cat.facts)})")
+        fact = cat.facts[a.fact]
         for m in a.modifiers:
-            if m not in cat.facts[a.fact].modifiers:
-                known = ", ".join(cat.facts[a.fact].modifiers) or "none"
+            if m not in fact.modifiers:
+                known = ", ".join(fact.modifiers) or "none"
                 fail(f"{where}.modifiers", f"fact '{a.fact}' has no modifier '{m}' (known: {known})")
+        for g in a.grains or []:
+            if g not in fact.grains:
+                fail(f"{where}.grains", f"fact '{a.fact}' cannot be summed to grain '{g}' ({fact.grains})")
         for p in a.periods or []:
-            if p not in cat.periods:
-                fail(f"{where}.periods", f"unknown period '{p}'")
             if getattr(cat.periods[p], a.kind) is None:
                 fail(f"{where}.periods", f"period '{p}' is not defined for a {a.kind}")
     parts_known = {a.code for a in cat.atomics} | {f"{a.code}__{m}" for a in cat.atomics for m in a.modifiers}
@@ -256,106 +295,165 @@ def _check_references(path: Path, cat: IndicatorCatalog) -> None:
         where = f"composites[{c.code}]"
         for side in ("numerator", "denominator"):
             for part in getattr(c, side):
-                if part not in parts_known:
-                    fail(f"{where}.{side}", f"'{part}' is not an atomic code (or ATOMIC__MODIFIER)")
-        for p in c.periods:
-            if p not in cat.periods:
-                fail(f"{where}.periods", f"unknown period '{p}'")
+                base, _, period = part.partition("@")
+                if base not in parts_known:
+                    fail(f"{where}.{side}", f"'{part}' is not an atomic code (or ATOMIC__MODIFIER[@PERIOD])")
+                if period and period not in cat.periods:
+                    fail(f"{where}.{side}", f"'{part}' names an unknown period '{period}'")
 
 
 def _atomic_periods(cat: IndicatorCatalog, atomic: Atomic) -> list[str]:
     if atomic.periods is not None:
         return atomic.periods
-    return [code for code, period in cat.periods.items() if getattr(period, atomic.kind) is not None]
+    return [
+        code
+        for code, period in cat.periods.items()
+        if period.default and getattr(period, atomic.kind) is not None
+    ]
+
+
+def _atomic_grains(cat: IndicatorCatalog, atomic: Atomic) -> list[Grain]:
+    if atomic.grains is not None:
+        return atomic.grains
+    return [g for g in cat.facts[atomic.fact].grains if g != "customer"]
+
+
+def _derived(cat: IndicatorCatalog, a: Atomic) -> list[Indicator]:
+    """One atomic at every (modifier, period, grain) it declares and its grains offer."""
+    theme, fact = cat.themes[a.theme], cat.facts[a.fact]
+    out = []
+    for modifier in [None, *a.modifiers]:
+        mod = fact.modifiers[modifier] if modifier else None
+        for period_code in _atomic_periods(cat, a):
+            period = cat.periods[period_code]
+            side: PeriodSide = getattr(period, a.kind)
+            for grain in _atomic_grains(cat, a):
+                g = cat.grains[grain]
+                if (g.periods is not None and period_code not in g.periods) or (mod and not g.modifiers):
+                    continue
+                zh, en = a.name_zh, a.name_en
+                if mod:
+                    zh, en = _fill(mod.zh, zh), _fill(mod.en, en)
+                zh, en = _fill(g.zh, _fill(side.zh, zh)), _fill(g.en, _fill(side.en, en))
+                definition_zh = f"{a.definition_zh}。" + (mod.definition_zh if mod else "")
+                definition_en = f"{a.definition_en}. " + (f"{mod.definition_en} " if mod else "")
+                out.append(
+                    Indicator(
+                        code=derived_code(a.code, modifier, period_code, grain),
+                        name_zh=zh,
+                        name_en=en[:1].upper() + en[1:],
+                        theme=a.theme,
+                        theme_zh=theme.zh,
+                        definition_zh=definition_zh
+                        + side.definition_zh
+                        + g.definition_zh
+                        + fact.definition_zh,
+                        definition_en=definition_en
+                        + f"{side.definition_en} {g.definition_en} {fact.definition_en}",
+                        unit=a.unit,
+                        grain=grain,
+                        atomic_code=a.code,
+                        period=period_code,
+                        modifier=modifier,
+                        kind="derived",
+                        owner=a.owner,
+                        additive=a.additive,
+                        fact=fact.model,
+                        measure=a.measure,
+                        segment=modifier or "ALL",
+                        window=period.window,
+                        window_days=period.days,
+                        agg=side.agg,
+                    )
+                )
+    return out
+
+
+def _composites(cat: IndicatorCatalog, c: Composite, derived: set[str], path: Path) -> list[Indicator]:
+    """One composite at each of its periods and grains; its parts must exist at that grain."""
+    theme = cat.themes[c.theme]
+    # default: every grain but customer at which all parts exist for all its periods
+    grains = c.grains or [
+        g
+        for g in GRAINS
+        if g != "customer"
+        and all(
+            derived_code(*_split_part(part), _part_period(part, period), g) in derived
+            for period in c.periods
+            for part in [*c.numerator, *c.denominator]
+        )
+    ]
+    out = []
+    for period_code in c.periods:
+        for grain in grains:
+            parts = {
+                side: tuple(
+                    derived_code(*_split_part(part), _part_period(part, period_code), grain)
+                    for part in getattr(c, side)
+                )
+                for side in ("numerator", "denominator")
+            }
+            missing = [p for ps in parts.values() for p in ps if p not in derived]
+            if missing:
+                raise CatalogError(
+                    f"{path}: field 'composites[{c.code}].periods': parts {missing} do not exist "
+                    f"(the part's atomic lacks period '{period_code}' or grain '{grain}')"
+                )
+            g = cat.grains[grain]
+            label_zh, label_en = (
+                _period_label(cat, period_code, "zh"),
+                _period_label(cat, period_code, "en"),
+            )
+            period_zh = "" if period_code == "D" else f"({label_zh})"
+            period_en = "" if period_code == "D" else f", {label_en}"
+            low, high = c.range or (None, None)
+            out.append(
+                Indicator(
+                    code=composite_code(c.code, period_code, grain),
+                    name_zh=_fill(g.zh, c.name_zh + period_zh),
+                    name_en=_fill(g.en, c.name_en + period_en),
+                    theme=c.theme,
+                    theme_zh=theme.zh,
+                    definition_zh=f"{c.definition_zh};分子分母各取所列口径({label_zh}),分母为0时不出数。"
+                    f"{g.definition_zh}",
+                    definition_en=f"{c.definition_en}; each part as listed ({label_en}), "
+                    f"no value when the denominator is 0. {g.definition_en}",
+                    unit=c.unit,
+                    grain=grain,
+                    atomic_code=None,
+                    period=period_code,
+                    modifier=None,
+                    kind="composite",
+                    owner=c.owner,
+                    additive=False,
+                    value_min=low,
+                    value_max=high,
+                    numerator=parts["numerator"],
+                    denominator=parts["denominator"],
+                )
+            )
+    return out
+
+
+def _split_part(part: str) -> tuple[str, str | None]:
+    """'LOAN_BAL__AGRI@VS_YS' -> ('LOAN_BAL', 'AGRI')."""
+    base = part.partition("@")[0]
+    atomic, _, modifier = base.partition("__")
+    return atomic, modifier or None
+
+
+def _part_period(part: str, default: str) -> str:
+    return part.partition("@")[2] or default
 
 
 def expand(path: Path | None = None) -> list[Indicator]:
-    """Every indicator: atomic × period × (no modifier + modifiers) × grain, then composites."""
+    """Every indicator: atomic × (no modifier + modifiers) × period × grain, then composites."""
     path = path or CATALOG_FILE
     cat = load_catalog(path)
-    out: list[Indicator] = []
-    for a in cat.atomics:
-        theme = cat.themes[a.theme]
-        fact = cat.facts[a.fact]
-        for modifier in [None, *a.modifiers]:
-            mod = fact.modifiers[modifier] if modifier else None
-            for period_code in _atomic_periods(cat, a):
-                period = cat.periods[period_code]
-                side: PeriodSide = getattr(period, a.kind)
-                for grain in a.grains:
-                    g = cat.grains[grain]
-                    zh, en = a.name_zh, a.name_en
-                    if mod:
-                        zh, en = _fill(mod.zh, zh), _fill(mod.en, en)
-                    zh, en = _fill(g.zh, _fill(side.zh, zh)), _fill(g.en, _fill(side.en, en))
-                    definition_zh = f"{a.definition_zh}。" + (mod.definition_zh if mod else "")
-                    definition_en = f"{a.definition_en}. " + (f"{mod.definition_en} " if mod else "")
-                    out.append(
-                        Indicator(
-                            code=derived_code(a.code, modifier, period_code, grain),
-                            name_zh=zh,
-                            name_en=en[:1].upper() + en[1:],
-                            theme=a.theme,
-                            theme_zh=theme.zh,
-                            definition_zh=definition_zh + side.definition_zh + g.definition_zh,
-                            definition_en=definition_en + f"{side.definition_en} {g.definition_en}",
-                            unit=a.unit,
-                            grain=grain,
-                            atomic_code=a.code,
-                            period=period_code,
-                            modifier=modifier,
-                            kind="derived",
-                            owner=a.owner,
-                            fact=cat.facts[a.fact].model,
-                            measure=a.measure,
-                            segment=modifier or "ALL",
-                            window=period.window,
-                            window_days=period.days,
-                            agg=side.agg,
-                        )
-                    )
+    out = [i for a in cat.atomics for i in _derived(cat, a)]
     derived = {i.code for i in out}
     for c in cat.composites:
-        theme = cat.themes[c.theme]
-        for period_code in c.periods:
-            for grain in c.grains:
-                parts = {
-                    side: tuple(f"{part}__{period_code}__{grain.upper()}" for part in getattr(c, side))
-                    for side in ("numerator", "denominator")
-                }
-                missing = [p for ps in parts.values() for p in ps if p not in derived]
-                if missing:
-                    raise CatalogError(
-                        f"{path}: field 'composites[{c.code}].periods': parts {missing} do not exist "
-                        f"(the part's atomic lacks period '{period_code}' or grain '{grain}')"
-                    )
-                g = cat.grains[grain]
-                label_zh, label_en = (
-                    _period_label(cat, period_code, "zh"),
-                    _period_label(cat, period_code, "en"),
-                )
-                period_zh = "" if period_code == "D" else f"({_period_label(cat, period_code, 'zh')})"
-                period_en = "" if period_code == "D" else f", {_period_label(cat, period_code, 'en')}"
-                out.append(
-                    Indicator(
-                        code=composite_code(c.code, period_code, grain),
-                        name_zh=_fill(g.zh, c.name_zh + period_zh),
-                        name_en=_fill(g.en, c.name_en + period_en),
-                        theme=c.theme,
-                        theme_zh=theme.zh,
-                        definition_zh=f"{c.definition_zh},分子分母均取{label_zh}口径。{g.definition_zh}",
-                        definition_en=f"{c.definition_en}, both taken as {label_en}. {g.definition_en}",
-                        unit=c.unit,
-                        grain=grain,
-                        atomic_code=None,
-                        period=period_code,
-                        modifier=None,
-                        kind="composite",
-                        owner=c.owner,
-                        numerator=parts["numerator"],
-                        denominator=parts["denominator"],
-                    )
-                )
+        out.extend(_composites(cat, c, derived, path))
     seen: set[str] = set()
     for i in out:
         if i.code in seen:
@@ -367,7 +465,7 @@ def expand(path: Path | None = None) -> list[Indicator]:
 
 
 def _period_label(cat: IndicatorCatalog, period_code: str, lang: str) -> str:
-    """A composite's period in words, taken from the stock side (ratios are of balances)."""
+    """A composite's period in words, taken from the stock side (ratios are mostly of balances)."""
     period = cat.periods[period_code]
     side = period.stock or period.flow
     assert side is not None
@@ -379,9 +477,16 @@ def _period_label(cat: IndicatorCatalog, period_code: str, lang: str) -> str:
 
 DICT_COLUMNS = (
     "indicator_code", "name_zh", "name_en", "theme", "theme_zh", "definition_zh", "definition_en",
-    "unit", "grain", "atomic_code", "period", "modifier", "kind", "owner",
+    "unit", "grain", "atomic_code", "period", "modifier", "kind", "owner", "additive", "value_min",
+    "value_max",
 )  # fmt: skip
-SPEC_COLUMNS = ("fact", "measure", "segment", "window_type", "window_days", "agg")
+SPEC_COLUMNS = ("fact", "measure", "segment", "window_type", "window_days", "agg", "wide_column")
+
+
+def wide_column(indicator: Indicator) -> str:
+    """The indicator's column in its theme's wide table (one row per grain member): the code
+    without its grain, lower case, e.g. LOAN_BAL__AGRI__MTD__BRANCH -> loan_bal__agri__mtd."""
+    return indicator.code.rsplit("__", 1)[0].lower()
 
 
 def write_csv(path: Path, header: tuple[str, ...] | list[str], rows: list[list[Any]]) -> bool:
@@ -401,7 +506,8 @@ def write_csv(path: Path, header: tuple[str, ...] | list[str], rows: list[list[A
 
 
 def write_seeds(path: Path | None = None, seeds_dir: Path | None = None) -> list[Path]:
-    """Seeds indicator_catalog (dictionary + spec), indicator_composite_part, indicator_modifier."""
+    """Seeds indicator_catalog (dictionary + spec), indicator_composite_part, indicator_modifier,
+    indicator_fact_grain (the grains each fact model rolls up to)."""
     seeds_dir = seeds_dir or SEEDS_DIR
     path = path or CATALOG_FILE
     indicators = expand(path)
@@ -423,12 +529,16 @@ def write_seeds(path: Path | None = None, seeds_dir: Path | None = None) -> list
             i.modifier,
             i.kind,
             i.owner,
+            i.additive,
+            i.value_min,
+            i.value_max,
             i.fact,
             i.measure,
             i.segment,
             i.window,
             i.window_days,
             i.agg,
+            wide_column(i),
         ]  # fmt: skip
         for i in indicators
     ]
@@ -449,5 +559,9 @@ def write_seeds(path: Path | None = None, seeds_dir: Path | None = None) -> list
     ]
     target = seeds_dir / "indicator_modifier.csv"
     write_csv(target, ("fact", "modifier_code", "filter_sql"), modifiers)
+    written.append(target)
+    fact_grains = [[fact.model, grain] for fact in catalog.facts.values() for grain in fact.grains]
+    target = seeds_dir / "indicator_fact_grain.csv"
+    write_csv(target, ("fact", "grain"), fact_grains)
     written.append(target)
     return written
