@@ -1,5 +1,6 @@
--- Derived indicators are additive over branches (averages share one day count per window):
--- the bank's value must equal the sum of its branches' values. Rows returned = failures.
+-- Additive indicators add up: at every grain below the bank (branch, manager, village), the members'
+-- values sum to the bank's value for the same atomic, modifier and period (averages share one day
+-- count per window, so they add up too). Rows returned = failures.
 
 with
 
@@ -22,6 +23,7 @@ keyed as (
     inner join indicator_catalog as catalog
         on catalog.indicator_code = indicator_value.indicator_code
     where catalog.kind = 'derived'
+        and catalog.additive
 ),
 
 bank_total as (
@@ -30,27 +32,28 @@ bank_total as (
     where grain = 'bank'
 ),
 
-branch_sum as (
-    select atomic_code, modifier, period, sum(value) as value
+member_sum as (
+    select grain, atomic_code, modifier, period, sum(value) as value
     from keyed
-    where grain = 'branch'
-    group by atomic_code, modifier, period
+    where grain in ('branch', 'manager', 'village')
+    group by grain, atomic_code, modifier, period
 ),
 
 final as (
     select
-        bank_total.atomic_code,
-        bank_total.modifier,
-        bank_total.period,
+        member_sum.grain,
+        member_sum.atomic_code,
+        member_sum.modifier,
+        member_sum.period,
         bank_total.value as bank_value,
-        branch_sum.value as branch_sum
-    from bank_total
-    left join branch_sum
-        on branch_sum.atomic_code = bank_total.atomic_code
-        and branch_sum.modifier = bank_total.modifier
-        and branch_sum.period = bank_total.period
-    where branch_sum.value is null
-        or abs(bank_total.value - branch_sum.value) > 0.005 + 1e-9 * abs(bank_total.value)
+        member_sum.value as member_sum
+    from member_sum
+    left join bank_total
+        on bank_total.atomic_code = member_sum.atomic_code
+        and bank_total.modifier = member_sum.modifier
+        and bank_total.period = member_sum.period
+    where bank_total.value is null
+        or abs(bank_total.value - member_sum.value) > 0.005 + 1e-9 * abs(bank_total.value)
 )
 
 select * from final

@@ -1,4 +1,5 @@
--- An NPL ratio is a share of the loan balance: within [0, 1] in the indicators and the branch report.
+-- Every composite lies in the range its catalog entry declares (a share in [0, 1], a growth rate above
+-- -1, ...), and the branch report's NPL ratio in [0, 1]. Rows returned = failures.
 
 with
 
@@ -6,16 +7,21 @@ indicator_value as (
     select * from {{ ref('ads_indicator_value') }}
 ),
 
+indicator_catalog as (
+    select * from {{ ref('indicator_catalog') }}
+),
+
 branch_daily as (
     select * from {{ ref('ads_branch_daily') }}
 ),
 
 final as (
-    select indicator_code as source, grain_id, value
+    select indicator_value.indicator_code as source, indicator_value.grain_id, indicator_value.value
     from indicator_value
-    -- NPL_RATIO__*, AGRI_NPL_RATIO__*
-    where indicator_code like '%NPL_RATIO%'
-        and (value < 0 or value > 1)
+    inner join indicator_catalog as catalog
+        on catalog.indicator_code = indicator_value.indicator_code
+    where catalog.kind = 'composite'
+        and (indicator_value.value < catalog.value_min - 1e-12 or indicator_value.value > catalog.value_max + 1e-12)
     union all
     select 'ads_branch_daily' as source, branch_id as grain_id, npl_ratio as value
     from branch_daily

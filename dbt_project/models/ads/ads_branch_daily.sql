@@ -1,69 +1,48 @@
--- One row per branch for the business date: customers, loans, NPLs, deposits and the NPL ratio.
+-- One row per branch for the business date: customers, loans, NPLs, deposits and the NPL ratio, the
+-- branch report the dashboards rank branches by.
 
 with
 
-loan_branch as (
-    select * from {{ ref('dws_loan__branch_daily') }}
-),
-
-deposit_branch as (
-    select * from {{ ref('dws_deposit__branch_daily') }}
-),
-
-customer_branch as (
-    select * from {{ ref('dws_customer__branch_daily') }}
+measure_daily as (
+    select * from {{ ref('dws_measure__grain_daily') }}
 ),
 
 run_date as (
     select {{ run_date() }} as run_dt
 ),
 
-loans_on_run_date as (
-    select loan_branch.branch_id, loan_branch.loan_balance, loan_branch.npl_balance
-    from loan_branch
-    inner join run_date on loan_branch.dt = run_date.run_dt
-    where loan_branch.segment = 'ALL'
-),
-
-deposits_on_run_date as (
-    select deposit_branch.branch_id, deposit_branch.deposit_balance
-    from deposit_branch
-    inner join run_date on deposit_branch.dt = run_date.run_dt
-    where deposit_branch.segment = 'ALL'
-),
-
-customers_on_run_date as (
-    select customer_branch.branch_id, customer_branch.customers
-    from customer_branch
-    inner join run_date on customer_branch.dt = run_date.run_dt
-    where customer_branch.segment = 'ALL'
-),
-
-branches as (
-    select branch_id from loans_on_run_date
-    union
-    select branch_id from deposits_on_run_date
-    union
-    select branch_id from customers_on_run_date
+branch_measures as (
+    select
+        measure_daily.grain_id as branch_id,
+        sum(case when measure_daily.measure = 'customers' then measure_daily.value else 0 end) as customers,
+        sum(case when measure_daily.measure = 'loan_balance' then measure_daily.value else 0 end) as loan_balance,
+        sum(case when measure_daily.measure = 'npl_balance' then measure_daily.value else 0 end) as npl_balance,
+        sum(case when measure_daily.measure = 'deposit_balance' then measure_daily.value else 0 end)
+            as deposit_balance
+    from measure_daily
+    inner join run_date
+        on measure_daily.dt = run_date.run_dt
+    where measure_daily.grain = 'branch'
+        and measure_daily.segment = 'ALL'
+        and measure_daily.measure in ('customers', 'loan_balance', 'npl_balance', 'deposit_balance')
+    group by measure_daily.grain_id
 ),
 
 final as (
     select
         -- grain
         run_date.run_dt as dt,
-        branches.branch_id,
+        branch_measures.branch_id,
 
         -- numerics
-        coalesce(customers.customers, 0) as customers,
-        cast(coalesce(loans.loan_balance, 0) as decimal(20, 2)) as loan_balance,
-        cast(coalesce(loans.npl_balance, 0) as decimal(20, 2)) as npl_balance,
-        cast(coalesce(deposits.deposit_balance, 0) as decimal(20, 2)) as deposit_balance,
-        cast(loans.npl_balance as double) / nullif(cast(loans.loan_balance as double), 0) as npl_ratio
-    from branches
+        cast(branch_measures.customers as bigint) as customers,
+        cast(branch_measures.loan_balance as decimal(20, 2)) as loan_balance,
+        cast(branch_measures.npl_balance as decimal(20, 2)) as npl_balance,
+        cast(branch_measures.deposit_balance as decimal(20, 2)) as deposit_balance,
+        cast(branch_measures.npl_balance as double) / nullif(cast(branch_measures.loan_balance as double), 0)
+            as npl_ratio
+    from branch_measures
     cross join run_date
-    left join loans_on_run_date as loans on loans.branch_id = branches.branch_id
-    left join deposits_on_run_date as deposits on deposits.branch_id = branches.branch_id
-    left join customers_on_run_date as customers on customers.branch_id = branches.branch_id
 )
 
 select * from final

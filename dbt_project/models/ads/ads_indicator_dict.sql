@@ -21,7 +21,10 @@ final as (
         period,
         modifier,
         kind,
-        owner
+        owner,
+        cast(additive as boolean) as additive,
+        value_min,
+        value_max
     from indicator_catalog
 )
 

@@ -1,11 +1,11 @@
--- Every catalogued indicator for the business date at each member of its grain.
+-- Every catalogued indicator for the business date at every member of its grain.
 -- Derived indicators aggregate a DWS measure over their period's window; composites divide their
 -- parts. Both are driven by the catalog seeds: no SQL here names an indicator.
 
 with
 
 measure_daily as (
-    select * from {{ ref('dws_measure__branch_daily') }}
+    select * from {{ ref('dws_measure__grain_daily') }}
 ),
 
 indicator_catalog as (
@@ -20,7 +20,9 @@ run_date as (
     select
         {{ run_date() }} as run_dt,
         {{ first_day('month', run_date()) }} as month_start,
-        {{ first_day('year', run_date()) }} as year_start
+        {{ first_day('quarter', run_date()) }} as quarter_start,
+        {{ first_day('year', run_date()) }} as year_start,
+        cast({{ dbt.dateadd('year', -1, run_date()) }} as date) as year_ago
 ),
 
 -- the days the lake holds: period averages divide by these, not by calendar days
@@ -28,6 +30,8 @@ lake_day as (
     select distinct dt from measure_daily
 ),
 
+-- per derived indicator: the window [window_start, run_dt] it sums or averages over, or the base day
+-- it compares with
 derived_spec as (
     select
         catalog.indicator_code,
@@ -40,13 +44,16 @@ derived_spec as (
         case catalog.window_type
             when 'day' then run_date.run_dt
             when 'month_to_date' then run_date.month_start
+            when 'quarter_to_date' then run_date.quarter_start
             when 'year_to_date' then run_date.year_start
             when 'last_n_days' then {{ add_days('run_date.run_dt', '1 - catalog.window_days') }}
-            when 'change_since_month_start' then {{ add_days('run_date.month_start', '-1') }}
+            else run_date.run_dt
         end as window_start,
-        case
-            when catalog.window_type = 'change_since_month_start'
-            then {{ add_days('run_date.month_start', '-1') }}
+        case catalog.window_type
+            when 'change_since_month_start' then {{ add_days('run_date.month_start', '-1') }}
+            when 'change_since_year_start' then {{ add_days('run_date.year_start', '-1') }}
+            when 'year_start_value' then {{ add_days('run_date.year_start', '-1') }}
+            when 'change_year_on_year' then run_date.year_ago
         end as base_dt
     from indicator_catalog as catalog
     cross join run_date
@@ -57,37 +64,28 @@ derived_spec as (
 window_coverage as (
     select
         spec.indicator_code,
-        count(lake_day.dt) as days_with_data,
+        count(distinct case when lake_day.dt between spec.window_start and spec.run_dt then lake_day.dt end)
+            as days_with_data,
         max(case when lake_day.dt = spec.run_dt then 1 else 0 end) as has_run_day,
         max(case when lake_day.dt = spec.base_dt then 1 else 0 end) as has_base_day
     from derived_spec as spec
-    left join lake_day
-        on lake_day.dt between spec.window_start and spec.run_dt
+    cross join lake_day
     group by spec.indicator_code
 ),
 
--- the members of each grain on the run day: every branch with data, and the bank itself
+-- the members of each grain on the run day: every member any fact has a row for, and the bank
 grain_member as (
     select distinct
-        'branch' as grain,
-        measure_daily.branch_id as grain_id
+        measure_daily.grain,
+        measure_daily.grain_id
     from measure_daily
     inner join run_date
         on measure_daily.dt = run_date.run_dt
+    where measure_daily.grain <> 'bank'
     union all
     select
         'bank' as grain,
         '{{ var("tenant") }}' as grain_id
-),
-
--- daily values at each grain: branches as summarised, the bank as the sum of its branches
-grain_daily as (
-    select dt, 'branch' as grain, branch_id as grain_id, fact, measure, segment, value
-    from measure_daily
-    union all
-    select dt, 'bank' as grain, '{{ var("tenant") }}' as grain_id, fact, measure, segment, sum(value) as value
-    from measure_daily
-    group by dt, fact, measure, segment
 ),
 
 -- one row per indicator and member, so a member without rows for a measure gets zero
@@ -106,37 +104,50 @@ windowed as (
         grid.grain_id,
         grid.agg,
         grid.run_dt,
+        grid.window_start,
         grid.base_dt,
         daily.dt,
         daily.value
     from derived_grid as grid
-    left join grain_daily as daily
+    left join measure_daily as daily
         on daily.grain = grid.grain
         and daily.grain_id = grid.grain_id
         and daily.fact = grid.fact
         and daily.measure = grid.measure
         and daily.segment = grid.segment
-        and daily.dt between grid.window_start and grid.run_dt
+        and (daily.dt between grid.window_start and grid.run_dt or daily.dt = grid.base_dt)
 ),
 
 derived_value as (
     select
         windowed.indicator_code,
         windowed.grain_id,
+        -- sums and differences stay exact decimals; only the average divides, as a double
         case windowed.agg
-            when 'last' then coalesce(sum(case when windowed.dt = windowed.run_dt then windowed.value end), 0)
-            when 'sum' then coalesce(sum(windowed.value), 0)
-            when 'avg' then coalesce(sum(windowed.value), 0) / max(coverage.days_with_data)
+            when 'last' then
+                cast(coalesce(sum(case when windowed.dt = windowed.run_dt then windowed.value end), 0) as double)
+            when 'sum' then
+                cast(coalesce(sum(case when windowed.dt >= windowed.window_start then windowed.value end), 0)
+                    as double)
+            when 'avg' then
+                cast(coalesce(sum(case when windowed.dt >= windowed.window_start then windowed.value end), 0)
+                    as double)
+                / max(coverage.days_with_data)
             when 'change' then
-                coalesce(sum(case when windowed.dt = windowed.run_dt then windowed.value end), 0)
-                - coalesce(sum(case when windowed.dt = windowed.base_dt then windowed.value end), 0)
+                cast(
+                    coalesce(sum(case when windowed.dt = windowed.run_dt then windowed.value end), 0)
+                    - coalesce(sum(case when windowed.dt = windowed.base_dt then windowed.value end), 0)
+                    as double
+                )
+            when 'base' then
+                cast(coalesce(sum(case when windowed.dt = windowed.base_dt then windowed.value end), 0) as double)
         end as value
     from windowed
     inner join window_coverage as coverage
         on coverage.indicator_code = windowed.indicator_code
-    -- no value without the run day's data, nor a change without its base day
+    -- no value without the run day's data, nor a comparison without its base day
     where coverage.has_run_day = 1
-        and (windowed.agg <> 'change' or coverage.has_base_day = 1)
+        and (windowed.base_dt is null or coverage.has_base_day = 1)
     group by windowed.indicator_code, windowed.grain_id, windowed.agg
 ),
 
@@ -146,7 +157,7 @@ composite_size as (
     group by indicator_code
 ),
 
--- sum(numerators) / sum(denominators) for the same member; undefined (dropped) when the denominator is 0
+-- sum(numerators) / sum(denominators) for the same member; null (undefined) when the denominator is 0
 composite_value as (
     select
         part.indicator_code,
@@ -165,7 +176,7 @@ composite_value as (
 indicator_value as (
     select indicator_code, grain_id, value from derived_value
     union all
-    select indicator_code, grain_id, value from composite_value where value is not null
+    select indicator_code, grain_id, value from composite_value
 ),
 
 final as (

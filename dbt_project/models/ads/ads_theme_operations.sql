@@ -1,0 +1,3 @@
+-- The operations theme's indicators, one row per grain member and one column per indicator (for dashboards).
+
+{{ theme_wide('operations') }}

@@ -1,0 +1,3 @@
+-- The public theme's indicators, one row per grain member and one column per indicator (for dashboards).
+
+{{ theme_wide('public') }}
