@@ -230,17 +230,25 @@ def catalog_indicators(
 
 
 @catalog_app.command("tags")
-def catalog_tags(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every customer tag: code, Chinese and English name, category, rule."""
-    from granary.catalog.tags import load
+def catalog_tags(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    category: Annotated[str | None, typer.Option(help="only this category code, e.g. risk")] = None,
+) -> None:
+    """Every customer tag: code, Chinese and English name, category, rule (110 tags, 21 categories)."""
+    from granary.catalog.tags import categories, load
 
-    items = _guard(load)
+    known = _guard(categories)
+    if category is not None and category not in known:  # type: ignore[operator]
+        _fail(CatalogError(f"unknown tag category '{category}' (known: {', '.join(known)})"), 2)  # type: ignore[arg-type]
+    items = [t for t in _guard(load) if category is None or t.category == category]  # type: ignore[union-attr]
     if as_json:
         out.print_json(json.dumps([t.model_dump() for t in items], ensure_ascii=False, default=str))
         return
-    table = Table("code", "标签", "tag", "category", "rule", title=f"{len(items)} tags")
+    shown = len({t.category for t in items})
+    title = f"{len(items)} tags in {shown} categories"
+    table = Table("code", "标签", "tag", "类别", "category", "规则", title=title)
     for t in items:
-        table.add_row(t.code, t.name_zh, t.name_en, t.category_zh, t.rule_text)
+        table.add_row(t.code, t.name_zh, t.name_en, t.category_zh, t.category_en, t.rule_text)
     out.print(table)
 
 

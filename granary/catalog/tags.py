@@ -1,8 +1,8 @@
 """The customer tag catalog: `dbt_project/catalog/tags.yaml`, validated, and its dbt seed.
 
-Each tag is a SQL boolean over the columns of `dws_customer__daily`; the model
-`ads_customer_tag` renders every rule from the seed `tag_catalog`, so adding a tag is a
-YAML change only.
+Each tag is a SQL boolean over the columns of `dws_customer__daily` (the customer 360 profile
+of a day); the model `profile_tag__daily` renders every rule from the seed `tag_catalog` and
+evaluates them all in one pass, so adding a tag is a YAML change only.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ def load(path: Path | None = None) -> list[Tag]:
         if t.code in seen:
             raise CatalogError(f"{path}: field 'tags[{t.code}].code': duplicate code")
         seen.add(t.code)
+        if not t.code.isascii():
+            raise CatalogError(f"{path}: field 'tags[{t.code}].code': codes are ASCII")
         if t.category not in catalog.categories:
             known = ", ".join(catalog.categories)
             raise CatalogError(
@@ -88,16 +90,28 @@ def load(path: Path | None = None) -> list[Tag]:
                 rule_sql=t.sql,
             )
         )
+    unused = sorted(set(catalog.categories) - {t.category for t in tags})
+    if unused:
+        raise CatalogError(f"{path}: field 'categories.{unused[0]}': no tag is in this category")
     return tags
 
 
+def categories(path: Path | None = None) -> dict[str, Category]:
+    """The categories in catalog order, code -> Chinese and English name."""
+    path = path or CATALOG_FILE
+    return validate_catalog(path, read_catalog(path), TagCatalog).categories
+
+
 def write_seeds(path: Path | None = None, seeds_dir: Path | None = None) -> list[Path]:
-    """tag_catalog.csv: the tag dictionary plus each rule's SQL."""
+    """tag_catalog.csv: the tag dictionary plus each rule's SQL, in catalog order (tag_order)."""
     target = (seeds_dir or SEEDS_DIR) / "tag_catalog.csv"
     rows = [
-        [t.code, t.name_zh, t.name_en, t.category, t.category_zh, t.rule_text, t.rule_sql] for t in load(path)
+        [t.code, t.name_zh, t.name_en, t.category, t.category_zh, t.category_en, t.rule_text, t.rule_sql, n]
+        for n, t in enumerate(load(path), start=1)
     ]
-    write_csv(
-        target, ("tag_code", "name_zh", "name_en", "category", "category_zh", "rule_text", "rule_sql"), rows
-    )
+    header = (
+        "tag_code", "name_zh", "name_en", "category", "category_zh", "category_en", "rule_text", "rule_sql",
+        "tag_order",
+    )  # fmt: skip
+    write_csv(target, header, rows)
     return [target]
