@@ -7,6 +7,7 @@ Connect, Great Expectations, dbt on DuckDB, PostgreSQL.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +20,11 @@ from granary.publish import init_serving
 from granary.serving import admin_connect
 from granary.tenants import Tenant, get_tenant
 
-DAY = date(2026, 11, 20)
+# Three business days, in the order they run: 2026-01-01 starts a month, a quarter and a year (so
+# month-to-date equals the day), 2025-12-31 is the base day of "vs month start" and "vs year start",
+# and 2025-01-01 the base of year-on-year. Every period of the indicator catalog has a value on DAY.
+DAYS = (date(2025, 1, 1), date(2025, 12, 31), date(2026, 1, 1))
+DAY = DAYS[-1]
 # The two banks every slow test runs; tenants/ holds the whole province.
 BANKS = ("qingshan", "hexi")
 # Per process, so two test runs on one PostgreSQL (a developer and CI) never collide.
@@ -28,9 +33,12 @@ TEST_SERVING_DB = f"granary_serving_test_{os.getpid()}"
 
 @dataclass(frozen=True)
 class PublishedDay:
-    dt: date
+    dt: date  # the last day run, the one serving now
     tenants: list[Tenant]
     data_root: Path
+    days: tuple[date, ...]
+    # (bank, day) -> a copy of the bank's warehouse taken right after that day's build
+    warehouses: dict[tuple[str, date], Path]
 
 
 @pytest.fixture(scope="session")
@@ -64,12 +72,19 @@ def serving_db(granary_env: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def published_day(spark_remote: str, serving_db: str, granary_env: Path) -> PublishedDay:
-    """Both banks' day generated, run through every step, and published."""
-    from granary import pipeline
+    """Both banks' days generated, run through every step in order, and published (DAY serves)."""
+    from granary import paths, pipeline
     from granary.generate import generate
 
     tenants = [get_tenant(code) for code in BANKS]
-    generate(tenants, [DAY], scale=0.01, seed=7)
+    generate(tenants, list(DAYS), scale=0.01, seed=7)
+    snapshots = granary_env / "warehouse-by-day"
+    snapshots.mkdir()
+    warehouses: dict[tuple[str, date], Path] = {}
     for tenant in tenants:
-        pipeline.run_all(tenant, DAY)
-    return PublishedDay(DAY, tenants, granary_env)
+        for day in DAYS:
+            pipeline.run_all(tenant, day)
+            copy = snapshots / f"{tenant.code}-{day.isoformat()}.duckdb"
+            shutil.copyfile(paths.warehouse_db(tenant.code), copy)
+            warehouses[(tenant.code, day)] = copy
+    return PublishedDay(DAY, tenants, granary_env, DAYS, warehouses)

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dwd_fixture import write_empty_dwd
 
 from granary import config, paths
 from granary.catalog import indicators, tags
@@ -211,6 +212,7 @@ def write_dwd_fixture() -> None:
         _write("customer", day, customers, customer_schema)
         _write("loan", day, loans, loan_schema)
         _write("deposit_account", day, deposits, deposit_schema)
+        write_empty_dwd(BANK.code, day, skip={"customer", "loan", "deposit_account"})
 
 
 @pytest.fixture(scope="module")
@@ -235,16 +237,26 @@ def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
+def _needs_missing_base_day(indicator: indicators.Indicator, catalogued: dict) -> bool:
+    """The fixture's lake starts on 31 May: comparisons with year start or a year ago have no base."""
+    if indicator.kind == "composite":
+        return any(_needs_missing_base_day(catalogued[p], catalogued) for p in indicator.numerator)
+    return indicator.period in ("VS_YS", "YOY", "YSB")
+
+
 def test_every_indicator_has_a_value_for_its_grain(built_warehouse: dict) -> None:
     db = built_warehouse["db"]
     catalogued = {i.code: i for i in indicators.expand()}
     rows = query(db, "select indicator_code, grain, grain_id, dt from ads_indicator_value")
     assert {r[3] for r in rows} == {RUN_DT}
     valued = {(code, grain) for code, grain, _, _ in rows}
-    missing = [c for c, i in catalogued.items() if (c, i.grain) not in valued]
+    without_base = {c for c, i in catalogued.items() if _needs_missing_base_day(i, catalogued)}
+    missing = [c for c, i in catalogued.items() if (c, i.grain) not in valued and c not in without_base]
     assert not missing, f"no value for {missing[:10]}"
+    # no value rather than a wrong one when the base day is not in the lake
+    assert not {code for code, *_ in rows} & without_base
     members = {(code, grain_id) for code, grain, grain_id, _ in rows if grain == "branch"}
-    branch_codes = [c for c, i in catalogued.items() if i.grain == "branch"]
+    branch_codes = [c for c, i in catalogued.items() if i.grain == "branch" and c not in without_base]
     assert all((c, b) in members for c in branch_codes for b in ("B01", "B02"))
     assert {gid for _, grain, gid, _ in rows if grain == "bank"} == {BANK.code}
     dict_codes = {r[0] for r in query(db, "select indicator_code from ads_indicator_dict")}
@@ -294,10 +306,23 @@ def test_tags_hold_for_the_right_customers(built_warehouse: dict) -> None:
     for code, customer_id, name_zh, category_zh, dt in rows:
         got.setdefault(code, set()).add(customer_id)
         assert name_zh and category_zh and dt == RUN_DT
-    assert got == EXPECTED_TAGS
-    assert {t.code for t in tags.load()} == set(EXPECTED_TAGS)
+    # the ten tags first published, exactly; then some of the other 100 that this lake can decide
+    # (it holds customers, deposits and loans only: the other DWD tables are empty)
+    assert {code: got.get(code, set()) for code in EXPECTED_TAGS} == EXPECTED_TAGS
+    catalogued = {t.code for t in tags.load()}
+    assert set(EXPECTED_TAGS) <= catalogued and set(got) <= catalogued
+    more = {
+        "SMALL_ENTERPRISE": {cid(5)},
+        "DEP_TIME_HOLDER": {cid(2)},
+        "LOAN_BUSINESS": {cid(3), cid(5)},
+        "TXN_DORMANT": {cid(n) for n, *_ in CUSTOMERS},
+        "CH_MOBILE_USER": set(),
+        "JUD_ANY_CASE": set(),
+        "SS_INSURED": set(),
+    }
+    assert {code: got.get(code, set()) for code in more} == more
     profile = dict(query(db, "select customer_id, tag_count from ads_customer_profile"))
-    assert profile[cid(1)] == sum(cid(1) in s for s in EXPECTED_TAGS.values())
+    assert profile[cid(1)] == sum(cid(1) in s for s in got.values())
     assert len(profile) == len(CUSTOMERS)
     ages = dict(query(db, "select customer_id, age from ads_customer_profile"))
     assert ages[cid(6)] == 59 and ages[cid(1)] == 74
@@ -307,16 +332,23 @@ def test_published_tables_have_the_contract_columns(built_warehouse: dict) -> No
     contract = {
         "ads_indicator_value": "dt grain grain_id indicator_code indicator_name_zh theme unit value",
         "ads_indicator_dict": "indicator_code name_zh name_en theme theme_zh definition_zh definition_en "
-        "unit grain atomic_code period modifier kind owner",
+        "unit grain atomic_code period modifier kind owner additive value_min value_max",
         "ads_customer_tag": "dt customer_id tag_code tag_name_zh category_zh",
-        "ads_tag_dict": "tag_code name_zh name_en category category_zh rule_text",
-        "ads_customer_profile": "dt customer_id customer_type branch_id manager_id village_code name_masked "
-        "id_masked phone_masked age deposit_balance loan_balance overdue_days_max worst_five_class tag_count",
+        "ads_tag_dict": "tag_code name_zh name_en category category_zh rule_text category_en tag_order dt "
+        "customer_count",
+        "ads_customer_tag_history": "dt customer_id tag_code tag_name_zh category_zh gained_dt lost_dt "
+        "last_held_dt days_held held_since_window_start is_current",
         "ads_branch_daily": "dt branch_id customers loan_balance npl_balance deposit_balance npl_ratio",
     }
     for table, columns in contract.items():
         got = [r[0] for r in query(built_warehouse["db"], f"describe {table}")]
         assert got == columns.split(), table
+    # the profile is wide: its first columns are fixed, the other domains follow; masked PII only
+    profile = [r[0] for r in query(built_warehouse["db"], "describe ads_customer_profile")]
+    first = "dt customer_id customer_type branch_id manager_id village_code name_masked id_masked "
+    first += "phone_masked age deposit_balance loan_balance overdue_days_max worst_five_class tag_count"
+    assert profile[:15] == first.split() and len(profile) > 100
+    assert not [c for c in profile if c.endswith("_token") or c in ("id_number", "phone", "customer_name")]
 
 
 def test_rerun_gives_identical_rows(built_warehouse: dict, granary_env: Path) -> None:
@@ -383,37 +415,3 @@ def test_missing_dwd_day_is_a_data_error(built_warehouse: dict) -> None:
 def test_build_time_is_recorded(built_warehouse: dict) -> None:
     # the measured wall time is printed; keep a generous ceiling so a pathological slowdown shows
     assert built_warehouse["seconds"] < 120, os.environ.get("GRANARY_RUN_DIR")
-
-
-@pytest.mark.slow
-def test_spark_target_gives_the_same_indicators_and_tags(
-    built_warehouse: dict, granary_env: Path, spark_remote: str, spark
-) -> None:
-    """The same project on dbt-spark over Spark Connect (the scale-out path) gives the DuckDB results."""
-    from granary.transform import transform
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GRANARY_RUN_DIR", str(granary_env / "run-spark"))
-        mp.setenv("GRANARY_DBT_TARGET", "spark")
-        config.settings.cache_clear()
-        started = time.perf_counter()
-        transform(BANK, RUN_DT)
-        print(f"\ndbt build on spark (transform) wall time: {time.perf_counter() - started:.1f}s")
-    config.settings.cache_clear()
-    database = f"granary_{BANK.code}"
-    on_spark = {
-        (r["indicator_code"], r["grain_id"]): r["value"]
-        for r in spark.table(f"{database}.ads_indicator_value").collect()
-    }
-    on_duckdb = {
-        (code, gid): v
-        for code, gid, v in query(
-            built_warehouse["db"], "select indicator_code, grain_id, value from ads_indicator_value"
-        )
-    }
-    assert on_spark.keys() == on_duckdb.keys()
-    assert all(on_spark[k] == pytest.approx(v) for k, v in on_duckdb.items())
-    spark_tags = {
-        (r["customer_id"], r["tag_code"]) for r in spark.table(f"{database}.ads_customer_tag").collect()
-    }
-    assert spark_tags == {(c, t) for t, cs in EXPECTED_TAGS.items() for c in cs}

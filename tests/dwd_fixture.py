@@ -1,0 +1,55 @@
+"""Hand-written DWD fixtures: the Parquet schema `granary clean` writes for a source contract.
+
+Tests that build dbt from a few hand-made tables write every other contract table as an empty
+partition with this schema, so the models read them as a bank that has no such rows that day.
+`test_dwd_fixture_schema_is_what_clean_writes` checks the schema against the real pipeline's files.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from granary import paths
+from granary.catalog.sources import SourceContract, code_tables, contracts
+
+
+def _arrow_type(column) -> pa.DataType:
+    if column.codes and all(isinstance(v, bool) for v in code_tables()[column.codes].values.values()):
+        return pa.bool_()
+    if decimal := re.match(r"decimal\((\d+),(\d+)\)", column.type):
+        return pa.decimal128(int(decimal[1]), int(decimal[2]))
+    return {
+        "string": pa.string(),
+        "int": pa.int32(),
+        "bigint": pa.int64(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("ns"),
+    }[column.type]
+
+
+def dwd_schema(contract: SourceContract) -> pa.Schema:
+    """Columns in contract order; a PII column becomes <name>_token and <name>_masked; then _source_row."""
+    fields: list[pa.Field] = []
+    for column in contract.columns:
+        if column.pii:
+            fields += [
+                pa.field(f"{column.name}_token", pa.string()),
+                pa.field(f"{column.name}_masked", pa.string()),
+            ]
+        else:
+            fields.append(pa.field(column.name, _arrow_type(column)))
+    return pa.schema([*fields, pa.field("_source_row", pa.int64())])
+
+
+def write_empty_dwd(bank: str, day: date, skip: set[str]) -> None:
+    """An empty day partition for every contract table not in `skip`."""
+    for table, contract in contracts().items():
+        if table in skip:
+            continue
+        part = paths.partition(paths.dwd_table(bank, table), day)
+        part.mkdir(parents=True, exist_ok=True)
+        pq.write_table(dwd_schema(contract).empty_table(), part / "part-00000.parquet")
