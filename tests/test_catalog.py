@@ -27,8 +27,8 @@ def _raw_indicators() -> dict:
     return yaml.safe_load(indicators.CATALOG_FILE.read_text(encoding="utf-8"))
 
 
-def _count_from_yaml(raw: dict) -> int:
-    """The expansion's size computed from the YAML alone (grain limits, default periods, modifiers)."""
+def _count_from_yaml(raw: dict) -> tuple[int, int]:
+    """(derived, composite periods) counted from the YAML alone (grain limits, default periods, modifiers)."""
     grains, periods, facts = raw["grains"], raw["periods"], raw["facts"]
 
     def offered(grain: str, period: str, modified: bool) -> bool:
