@@ -29,11 +29,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 spark_app = typer.Typer(help="The local Spark Connect server every Spark job talks to.")
-serving_app = typer.Typer(help="The PostgreSQL serving database: schemas and roles per bank.")
+serving_app = typer.Typer(help="The PostgreSQL serving databases: one per bank, its role, the province's.")
+credentials_app = typer.Typer(help="Banks' serving credentials (kept owner-only outside the repo).")
 superset_app = typer.Typer(help="Superset: start it, provision banks' roles, users, dashboards.")
 airflow_app = typer.Typer(help="Airflow: start the scheduler stack, trigger and wait for runs.")
 app.add_typer(spark_app, name="spark")
 app.add_typer(serving_app, name="serving")
+app.add_typer(credentials_app, name="credentials")
 app.add_typer(superset_app, name="superset")
 app.add_typer(airflow_app, name="airflow")
 
@@ -142,7 +144,8 @@ def transform(tenant: TenantOpt, date_: DateOpt) -> None:
 
 @app.command()
 def publish(tenant: TenantOpt, date_: DateOpt) -> None:
-    """Copy the bank's ADS tables to its serving schema and swap them in atomically."""
+    """Copy the bank's ADS tables into its serving database and swap them in atomically (readers see
+    the old day or the new one; a failed or killed publish leaves the old day serving)."""
     _step("publish", tenant, date_)
 
 
@@ -273,10 +276,53 @@ def spark_stop() -> None:
 
 @serving_app.command("init")
 def serving_init(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = None) -> None:
-    """Create the serving database, and each bank's schema and login role (idempotent)."""
-    from granary.publish import init_serving
+    """Create or converge each bank's database and login role, and the province's ops database.
+
+    CONNECT on a bank's database is its own role's only (PUBLIC stripped); idempotent.
+    """
+    from granary.serving_init import init_serving
 
     _guard(lambda: init_serving(_tenants(tenant)))
+
+
+@credentials_app.command("rotate")
+def credentials_rotate(tenant: TenantOpt) -> None:
+    """A new password for the bank's serving role: stored owner-only, set in PostgreSQL, and in the
+    bank's Superset connection if Superset is up. Other banks are untouched; open sessions stay open."""
+    from granary.credentials import rotate
+
+    t = _tenant(tenant)
+    _guard(lambda: rotate(t))
+
+
+@app.command()
+def audit(
+    tenant: TenantOpt,
+    since: Annotated[str | None, typer.Option(help="only reads at or after this time (ISO, UTC)")] = None,
+    limit: Annotated[int, typer.Option(help="show the last N reads (0: all)")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Who (role) read what (object) when in the bank's serving database, from pgaudit's log."""
+    from datetime import datetime
+
+    from granary.audit import accesses
+
+    t = _tenant(tenant)
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise typer.BadParameter(f"'{since}' is not a time; use e.g. 2026-01-01T08:00") from None
+    found = _guard(lambda: accesses(t, start))
+    rows = found[-limit:] if limit else found  # type: ignore[index]
+    if as_json:
+        out.print_json(json.dumps([a.as_json() for a in rows], ensure_ascii=False))  # type: ignore[union-attr]
+        return
+    table = Table(
+        "when (UTC)", "who (role)", "what (object)", "command", title=f"{t.code}: {len(found)} reads"
+    )  # type: ignore[arg-type]
+    for a in rows:  # type: ignore[union-attr]
+        table.add_row(a.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], a.role, a.object, a.command)
+    out.print(table)
 
 
 @superset_app.command("start")

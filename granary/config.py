@@ -27,19 +27,9 @@ class Settings:
     pg_admin_dsn: str
     pg_host: str
     pg_port: int
-    serving_db: str
+    serving_db: str  # prefix: bank T is served from <serving_db>_<T> (granary.serving)
     superset_url: str
     airflow_url: str
-
-    @property
-    def serving_admin_dsn(self) -> str:
-        """Admin DSN pointed at the serving database (the admin DSN names the maintenance db)."""
-        return _with_dbname(self.pg_admin_dsn, self.serving_db)
-
-
-def _with_dbname(dsn: str, dbname: str) -> str:
-    base, _, _ = dsn.rpartition("/")
-    return f"{base}/{dbname}"
 
 
 @cache

@@ -1,14 +1,16 @@
-"""Publish a bank's ADS tables from its DuckDB warehouse to its Postgres serving schema.
+"""Publish a bank's ADS tables from its DuckDB warehouse to its own serving database.
 
-The day is built in a staging schema and swapped in by renaming schemas in one short
-transaction: readers see the old day or the new day, never half of one. Renames touch no
-table locks, so readers in flight finish on the old tables; the old schema is dropped after.
+The day is built in a staging schema inside the bank's database (one transaction: a killed
+publisher leaves nothing half-built behind), then swapped in by renaming schemas in one short
+transaction that first takes every live table's lock: a reader's statement resolves all its
+table names before the swap or after it, so it sees the old day or the new day, never half of
+one. Leftovers of a killed publish (staging, retired schemas) are dropped by the next publish.
+Every publish is recorded in the province database (ops.publish_log).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -18,48 +20,19 @@ from rich.console import Console
 from rich.progress import Progress
 
 from granary import paths
-from granary.config import settings
-from granary.errors import DataError
-from granary.secrets import tenant_password
-from granary.serving import admin_connect
+from granary.errors import DataError, EngineError
+from granary.serving import AUDITOR, admin_connect, province_database, serving_database
+from granary.serving_init import init_serving  # noqa: F401  (re-exported: callers import it from here)
 from granary.tenants import Tenant
 
 console = Console(stderr=True)
 
 # Indexes the loan systems' lookups need; columns absent from a table are skipped.
 LOOKUP_COLUMNS = ("customer_id", "indicator_code")
-
-
-def init_serving(tenants: Iterable[Tenant]) -> None:
-    """Serving database, PUBLIC stripped, one login role per bank (idempotent)."""
-    s = settings()
-    with admin_connect("postgres", autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (s.serving_db,)).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(s.serving_db)))
-        conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(s.serving_db)))
-    with admin_connect(autocommit=True) as conn:
-        conn.execute("revoke all on schema public from public")
-        for tenant in tenants:
-            _ensure_role(conn, tenant)
-    console.print(f"[green]✓[/] serving database {s.serving_db} ready")
-
-
-def _ensure_role(conn: psycopg.Connection, tenant: Tenant) -> None:
-    role = sql.Identifier(tenant.reader_role)
-    exists = conn.execute("select 1 from pg_roles where rolname = %s", (tenant.reader_role,)).fetchone()
-    # Roles are cluster-wide: converge an existing one to this installation's password.
-    verb = "alter" if exists else "create"
-    conn.execute(
-        sql.SQL(verb + " role {} login noinherit password {}").format(
-            role, sql.Literal(tenant_password(tenant.code))
-        )
-    )
-    db = sql.Identifier(settings().serving_db)
-    conn.execute(sql.SQL("grant connect on database {} to {}").format(db, role))
-    conn.execute(
-        sql.SQL("alter role {} set search_path = {}").format(role, sql.Identifier(tenant.serving_schema))
-    )
+# The swap waits at most this long per try for readers to let go of the live tables: shorter than
+# PostgreSQL's deadlock_timeout (1 s), so a reader is never the victim of a deadlock with the swap.
+SWAP_LOCK_TIMEOUT = "200ms"
+SWAP_DEADLINE_SECONDS = 120.0
 
 
 _PG_TYPES = {
@@ -95,41 +68,85 @@ def _ads_tables(warehouse: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 def publish(tenant: Tenant, dt: date) -> dict[str, int]:
-    """Copy the bank's ADS tables for `dt` into its serving schema and swap them in."""
+    """Copy the bank's ADS tables for `dt` into its serving database and swap them in.
+
+    On any failure the previous day keeps serving, and the error says which day that is.
+    """
     db_file = paths.warehouse_db(tenant.code)
     if not db_file.exists():
         raise DataError(
             f"{db_file}: no warehouse for bank {tenant.code}; run `granary transform --tenant {tenant.code} "
             f"--date {dt}` first"
         )
+    started = time.perf_counter()
+    log_id = _log_start(tenant, dt)
+    swapped: list[bool] = []  # set once the new day is in: a failure after it is only cleanup
+    try:
+        warehouse = duckdb.connect(str(db_file), read_only=True)
+        try:
+            counts = _publish(warehouse, tenant, dt, log_id, swapped)
+        finally:
+            warehouse.close()
+    except (psycopg.Error, EngineError, DataError) as exc:
+        serving = serving_day(tenant)
+        now = f"day {serving} is serving" if serving else "nothing is served for this bank yet"
+        if swapped:
+            message = f"published {tenant.code} {dt}, but cleaning up after the swap failed: {exc}"
+        else:
+            message = f"publish of {tenant.code} {dt} failed, nothing changed ({now}): {exc}"
+        _log_end(log_id, "ok" if swapped else "failed", None, message)
+        if isinstance(exc, DataError):
+            raise DataError(message) from exc
+        raise EngineError(message + " — fix the cause and run `granary publish` again") from exc
+    _log_end(log_id, "ok", sum(counts.values()), None)
+    console.print(
+        f"[green]✓[/] published {tenant.code} {dt} to {serving_database(tenant)}: {len(counts)} tables, "
+        f"{sum(counts.values())} rows in {time.perf_counter() - started:.1f}s"
+    )
+    return counts
+
+
+def _publish(
+    warehouse: duckdb.DuckDBPyConnection, tenant: Tenant, dt: date, log_id: int, swapped: list[bool]
+) -> dict[str, int]:
     live = tenant.serving_schema
     staging, retired = f"{live}__staging", f"{live}__retired"
+    tables = _ads_tables(warehouse)
+    if not tables:
+        raise DataError(
+            f"{paths.warehouse_db(tenant.code)}: no ads_* tables; did `granary transform` succeed?"
+        )
     counts: dict[str, int] = {}
-    started = time.perf_counter()
-    warehouse = duckdb.connect(str(db_file), read_only=True)
-    try:
-        tables = _ads_tables(warehouse)
-        if not tables:
-            raise DataError(f"{db_file}: no ads_* tables; did `granary transform` succeed for {dt}?")
-        with admin_connect() as conn, Progress(console=console, transient=True) as progress:
+    with admin_connect(
+        serving_database(tenant), autocommit=True, application_name=f"granary publish {tenant.code}"
+    ) as conn:
+        # One publisher per bank at a time; a killed one's session lock dies with its connection.
+        # (A publisher killed a moment ago may still hold it until its server process notices.)
+        try:
+            conn.execute("set lock_timeout = '30s'")
+            conn.execute("select pg_advisory_lock(hashtext('granary publish'))")
+            conn.execute("reset lock_timeout")
+        except psycopg.errors.LockNotAvailable as exc:
+            raise EngineError(
+                f"another publish of bank {tenant.code} is running; wait for it to end"
+            ) from exc
+        _mark_abandoned(tenant, log_id)
+        # Leftovers of a publish that was killed: never served (staging) or no longer (retired).
+        for schema in (staging, retired):
+            _drop_schema(conn, schema, must=True)
+        with conn.transaction(), Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"publish {tenant.code} {dt}", total=len(tables))
-            # Leftovers of a publish that was killed: never served, safe to drop.
-            for schema in (staging, retired):
-                conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
             conn.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
             for schema_name, table in tables:
                 counts[table] = _copy_table(warehouse, conn, f'"{schema_name}"."{table}"', staging, table)
                 progress.advance(task)
             _write_publish_info(conn, tenant, dt, staging, counts)
             _grant_reader(conn, tenant, staging)
-            conn.commit()
-        _swap(tenant, staging, live, retired)
-    finally:
-        warehouse.close()
-    console.print(
-        f"[green]✓[/] published {tenant.code} {dt}: {len(counts)} tables, "
-        f"{sum(counts.values())} rows in {time.perf_counter() - started:.1f}s"
-    )
+        _swap(conn, staging, live, retired)
+        swapped.append(True)
+        if not _drop_schema(conn, retired, must=False):
+            # A reader still holds the old day: harmless, the next publish drops it.
+            console.print(f"[yellow]![/] old day of {tenant.code} kept in {retired} (a reader held it)")
     return counts
 
 
@@ -185,20 +202,128 @@ def _grant_reader(conn: psycopg.Connection, tenant: Tenant, schema: str) -> None
     role, target = sql.Identifier(tenant.reader_role), sql.Identifier(schema)
     conn.execute(sql.SQL("grant usage on schema {} to {}").format(target, role))
     conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(target, role))
+    # pgaudit object logging: reads of tables the auditor may SELECT are logged (granary.audit).
+    conn.execute(
+        sql.SQL("grant select on all tables in schema {} to {}").format(target, sql.Identifier(AUDITOR))
+    )
 
 
-def _swap(tenant: Tenant, staging: str, live: str, retired: str) -> None:
-    """One transaction of renames; the old day is dropped after readers let go of it."""
-    with admin_connect() as conn:
-        conn.execute("set local lock_timeout = '10s'")
-        has_live = conn.execute("select 1 from pg_namespace where nspname = %s", (live,)).fetchone()
-        if has_live:
-            conn.execute(
-                sql.SQL("alter schema {} rename to {}").format(sql.Identifier(live), sql.Identifier(retired))
-            )
+def _swap(conn: psycopg.Connection, staging: str, live: str, retired: str) -> None:
+    """One transaction: lock the live tables, rename live -> retired and staging -> live.
+
+    The locks make the swap wait for statements in flight on the old day (and new statements wait
+    for the swap, a few milliseconds): a statement naming several tables then resolves them all
+    on one side of the swap. A try that cannot get the locks quickly gives up and tries again.
+    """
+    deadline = time.monotonic() + SWAP_DEADLINE_SECONDS
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TIMEOUT)))
+                # Bounds the whole LOCK of all tables too, so readers queued behind it wait < 1 s.
+                conn.execute("set local statement_timeout = '800ms'")
+                tables = [
+                    sql.Identifier(live, name)
+                    for (name,) in conn.execute(
+                        "select tablename from pg_tables where schemaname = %s order by tablename", (live,)
+                    ).fetchall()
+                ]
+                if tables:
+                    conn.execute(
+                        sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables))
+                    )
+                    conn.execute(
+                        sql.SQL("alter schema {} rename to {}").format(
+                            sql.Identifier(live), sql.Identifier(retired)
+                        )
+                    )
+                conn.execute(
+                    sql.SQL("alter schema {} rename to {}").format(
+                        sql.Identifier(staging), sql.Identifier(live)
+                    )
+                )
+            return
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+            if time.monotonic() > deadline:
+                raise EngineError(
+                    f"readers held the live tables of {live} for {SWAP_DEADLINE_SECONDS:.0f}s; the new day "
+                    f"stays staged in {staging} (find long queries in pg_stat_activity)"
+                ) from exc
+            time.sleep(0.05)
+
+
+def _drop_schema(conn: psycopg.Connection, schema: str, must: bool) -> bool:
+    """Drop a schema that no statement may name any more, in short lock waits.
+
+    A reader can still hold one of its tables for a moment (a prepared plan locks the tables it
+    was planned on, by OID, before it notices the swap and replans). Waiting longer than
+    deadlock_timeout could make that reader a deadlock victim; a short wait, retried, never does.
+    False if readers kept it busy past the deadline (only allowed when not `must`).
+    """
+    deadline = time.monotonic() + SWAP_DEADLINE_SECONDS
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TIMEOUT)))
+                conn.execute("set local statement_timeout = '800ms'")
+                conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+            return True
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+            if time.monotonic() > deadline:
+                if must:
+                    raise EngineError(f"readers kept {schema} busy for {SWAP_DEADLINE_SECONDS:.0f}s") from exc
+                return False
+            time.sleep(0.05)
+
+
+def serving_day(tenant: Tenant) -> date | None:
+    """The business date the bank's database serves now (None if nothing is published)."""
+    try:
+        with admin_connect(serving_database(tenant)) as conn:
+            row = conn.execute(
+                sql.SQL("select max(dt) from {}").format(
+                    sql.Identifier(tenant.serving_schema, "publish_info")
+                )
+            ).fetchone()
+            return row[0] if row else None
+    except (psycopg.Error, EngineError):
+        return None
+
+
+def _log_start(tenant: Tenant, dt: date) -> int:
+    """A 'running' row in the province's publish log."""
+    try:
+        with admin_connect(province_database(), autocommit=True) as conn:
+            (log_id,) = conn.execute(
+                "insert into ops.publish_log (tenant, dt, status) values (%s, %s, 'running') returning id",
+                (tenant.code, dt),
+            ).fetchone()
+            return log_id
+    except (psycopg.Error, EngineError) as exc:
+        raise EngineError(
+            f"province database {province_database()} is missing or unreachable ({exc}); "
+            "run `granary serving init` first"
+        ) from exc
+
+
+def _mark_abandoned(tenant: Tenant, current: int) -> None:
+    """Called holding the bank's publish lock: any other 'running' row is a publisher that was killed."""
+    with admin_connect(province_database(), autocommit=True) as conn:
         conn.execute(
-            sql.SQL("alter schema {} rename to {}").format(sql.Identifier(staging), sql.Identifier(live))
+            "update ops.publish_log set status = 'abandoned', finished_at = now(),"
+            " message = 'the publisher stopped before finishing (killed?)'"
+            " where tenant = %s and status = 'running' and id <> %s",
+            (tenant.code, current),
         )
-        conn.commit()
-        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(retired)))
-        conn.commit()
+
+
+def _log_end(log_id: int, status: str, rows: int | None, message: str | None) -> None:
+    try:
+        with admin_connect(province_database(), autocommit=True) as conn:
+            conn.execute(
+                "update ops.publish_log set status = %s, finished_at = now(), row_count = %s, message = %s"
+                " where id = %s",
+                (status, rows, message, log_id),
+            )
+    except (psycopg.Error, EngineError):
+        pass  # the log is the province's record, not the bank's data: never fail a publish over it

@@ -40,10 +40,20 @@ def tenant_password(tenant: str) -> str:
     return read_or_create(paths.tenant_password_file(tenant), lambda: _random.token_urlsafe(24))
 
 
-def write_tenant_password(tenant: str, password: str) -> None:
+def stage_tenant_password(tenant: str, password: str) -> Callable[[bool], None]:
+    """Write a new password beside the bank's current one (owner-only); the returned function either
+    swaps it in (True, after the role has it) or throws it away (False)."""
     path = paths.tenant_password_file(tenant)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    pending = path.with_suffix(".pending")
+    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover .pending from a crash may have been created otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(password + "\n")
-    os.replace(tmp, path)
+
+    def commit(ok: bool) -> None:
+        if ok:
+            os.replace(pending, path)
+        else:
+            pending.unlink(missing_ok=True)
+
+    return commit

@@ -1,6 +1,8 @@
-"""The serving database as the banks' loan systems see it: connections per bank role, lookups.
+"""The serving databases as the banks' loan systems see them: one database per bank, its role, lookups.
 
-Isolation is Postgres's own: each bank logs in with its own role, which can use only its
+Isolation is Postgres's own. Bank T is served from its own database (`serving_database`),
+which only T's login role may CONNECT to, so another bank cannot even list T's schema or
+table names: they live in a database it cannot open. Inside, the role can use only its
 own schema. Nothing here relies on a session setting.
 """
 
@@ -16,17 +18,39 @@ from granary.errors import EngineError
 from granary.secrets import tenant_password
 from granary.tenants import Tenant
 
+# Every bank role is a member: pg_hba.conf checks its password (scripts/setup-machine.sh).
+BANK_READERS = "granary_bank_readers"
+# pgaudit's object-audit role: a read of a table this role may SELECT is logged (granary.audit).
+AUDITOR = "granary_auditor"
+
+
+def serving_database(tenant: Tenant) -> str:
+    """The PostgreSQL database that serves the bank: `<serving_db>_<bank>`."""
+    return f"{settings().serving_db}_{tenant.code}"
+
+
+def province_database() -> str:
+    """The province's ops database (publish log, …): CONNECT for the admin only."""
+    return f"{settings().serving_db}_province"
+
+
+def admin_dsn(dbname: str | None = None) -> str:
+    """The admin DSN, pointed at `dbname` (default: the maintenance database it names)."""
+    dsn = settings().pg_admin_dsn
+    return dsn if dbname is None else dsn.rpartition("/")[0] + f"/{dbname}"
+
 
 def admin_connect(dbname: str | None = None, **kwargs: Any) -> psycopg.Connection:
-    """A superuser connection (provisioning and publish only)."""
-    s = settings()
-    dsn = s.serving_admin_dsn if dbname is None else s.pg_admin_dsn.rsplit("/", 1)[0] + f"/{dbname}"
+    """A superuser connection (provisioning, publish, audit only) to `dbname`, default the maintenance
+    database; a bank's data is in `admin_connect(serving_database(tenant))`."""
+    dsn = admin_dsn(dbname)
     try:
         return psycopg.connect(dsn, **kwargs)
     except psycopg.OperationalError as exc:
         raise EngineError(
-            f"cannot reach PostgreSQL at {dsn}: {exc}. Is it running? "
-            "Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`."
+            f"cannot reach PostgreSQL at {dsn}: {exc}. Is it running, and did `granary serving init` "
+            "create the database? Start PostgreSQL with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`."
         ) from exc
 
 
@@ -36,7 +60,7 @@ def tenant_conninfo(tenant: Tenant) -> dict[str, Any]:
     return {
         "host": s.pg_host,
         "port": s.pg_port,
-        "dbname": s.serving_db,
+        "dbname": serving_database(tenant),
         "user": tenant.reader_role,
         "password": tenant_password(tenant.code),
     }
@@ -44,11 +68,12 @@ def tenant_conninfo(tenant: Tenant) -> dict[str, Any]:
 
 def tenant_connect(tenant: Tenant, **kwargs: Any) -> psycopg.Connection:
     try:
-        return psycopg.connect(**tenant_conninfo(tenant), **kwargs)
+        return psycopg.connect(**{**tenant_conninfo(tenant), **kwargs})
     except psycopg.OperationalError as exc:
         raise EngineError(
-            f"bank {tenant.code} cannot log in to the serving database as {tenant.reader_role}: {exc}. "
-            "Run `granary serving init` and `granary publish` for the bank first."
+            f"bank {tenant.code} cannot log in to its serving database {serving_database(tenant)} as "
+            f"{tenant.reader_role}: {exc}. Run `granary serving init` and `granary publish` for the bank "
+            "first (after `granary credentials rotate`, use the new password)."
         ) from exc
 
 
@@ -66,7 +91,7 @@ def customer_tags(tenant: Tenant, customer_id: str) -> list[dict[str, Any]]:
                 """,
                 (customer_id,),
             ).fetchall()
-        except psycopg.errors.UndefinedTable as exc:
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as exc:
             raise EngineError(
                 f"bank {tenant.code} has nothing published yet: run `granary publish --tenant {tenant.code}`"
             ) from exc

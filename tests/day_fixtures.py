@@ -18,6 +18,7 @@ import pytest
 from granary import config
 from granary.publish import init_serving
 from granary.serving import admin_connect
+from granary.serving_init import drop_serving
 from granary.tenants import Tenant, get_tenant
 
 # Three business days, in the order they run: 2026-01-01 starts a month, a quarter and a year (so
@@ -43,7 +44,8 @@ class PublishedDay:
 
 @pytest.fixture(scope="session")
 def serving_db(granary_env: Path) -> Iterator[str]:
-    """A fresh serving database for the session, with every bank's role.
+    """Fresh serving databases for the session (a database per bank, the province's), every bank's
+    role; the value is the serving prefix (granary.serving.serving_database names each bank's).
 
     Bank roles are cluster-wide: their password hashes are put back afterwards, so a
     demo on the same PostgreSQL keeps its credentials.
@@ -51,8 +53,8 @@ def serving_db(granary_env: Path) -> Iterator[str]:
     os.environ["GRANARY_SERVING_DB"] = TEST_SERVING_DB
     config.settings.cache_clear()
     tenants = [get_tenant(code) for code in BANKS]
-    with admin_connect("postgres", autocommit=True) as conn:
-        conn.execute(f"drop database if exists {TEST_SERVING_DB} with (force)")
+    drop_serving(tenants)
+    with admin_connect(autocommit=True) as conn:
         saved = {
             t.reader_role: conn.execute(
                 "select rolpassword from pg_authid where rolname = %s", (t.reader_role,)
@@ -61,8 +63,8 @@ def serving_db(granary_env: Path) -> Iterator[str]:
         }
     init_serving(tenants)
     yield TEST_SERVING_DB
-    with admin_connect("postgres", autocommit=True) as conn:
-        conn.execute(f"drop database if exists {TEST_SERVING_DB} with (force)")
+    drop_serving(tenants)
+    with admin_connect(autocommit=True) as conn:
         for role, row in saved.items():
             if row is None:
                 conn.execute(f'drop role if exists "{role}"')

@@ -18,7 +18,7 @@ from day_fixtures import PublishedDay
 from psycopg import sql
 
 from granary import config
-from granary.serving import admin_connect
+from granary.serving import admin_connect, serving_database
 from granary.tenants import Tenant
 
 
@@ -35,7 +35,7 @@ class BankFacts:
 
 def _facts(tenant: Tenant) -> BankFacts:
     """Read back from the serving database what the real pipeline published for the bank."""
-    with admin_connect() as conn:
+    with admin_connect(serving_database(tenant)) as conn:
         rows = conn.execute(
             f"""
             select branch_id, loan_balance, npl_balance from {tenant.serving_schema}.ads_branch_daily

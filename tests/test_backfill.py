@@ -20,7 +20,8 @@ import pytest
 from granary import config, paths
 from granary.catalog.sources import contracts
 from granary.publish import init_serving
-from granary.serving import admin_connect
+from granary.serving import admin_connect, serving_database
+from granary.serving_init import drop_serving
 from granary.tenants import get_tenant
 
 pytestmark = pytest.mark.slow
@@ -48,12 +49,10 @@ def backfill_env(
         for name in ("GRANARY_DATA", "GRANARY_RUN_DIR", "GRANARY_SERVING_DB"):
             mp.setenv(name, env[name])
         config.settings.cache_clear()
-        with admin_connect("postgres", autocommit=True) as conn:
-            conn.execute(f"drop database if exists {SERVING_DB} with (force)")
+        drop_serving([get_tenant(BANK)])
         init_serving([get_tenant(BANK)])  # the session's serving_db fixture restores the role after
         yield env
-        with admin_connect("postgres", autocommit=True) as conn:
-            conn.execute(f"drop database if exists {SERVING_DB} with (force)")
+        drop_serving([get_tenant(BANK)])
     config.settings.cache_clear()
 
 
@@ -83,7 +82,7 @@ def test_backfill_three_days_then_rerun_a_middle_day(backfill_env: dict[str, str
         for day in DAYS:
             assert any(paths.partition(paths.dwd_table(BANK, table), day).glob("*.parquet")), (table, day)
     schema = get_tenant(BANK).serving_schema
-    with admin_connect() as conn:
+    with admin_connect(serving_database(get_tenant(BANK))) as conn:
         published = conn.execute(f"select distinct dt from {schema}.publish_info").fetchall()
         quality_days = conn.execute(f"select distinct dt from {schema}.ads_data_quality").fetchall()
     assert published == [(DAYS[-1],)]

@@ -13,7 +13,7 @@ import pytest
 from day_fixtures import PublishedDay
 
 from granary import airflow
-from granary.serving import admin_connect
+from granary.serving import admin_connect, serving_database
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def test_dag_test_runs_one_bank_day_end_to_end(published_day: PublishedDay) -> None:
     tenant = published_day.tenants[1]
     schema = tenant.serving_schema
-    with admin_connect() as conn:
+    with admin_connect(serving_database(tenant)) as conn:
         before = conn.execute(f"select max(published_at) from {schema}.publish_info").fetchone()[0]
 
     metadata_db = f"granary_airflow_dagtest_{os.getpid()}"
@@ -42,7 +42,7 @@ def test_dag_test_runs_one_bank_day_end_to_end(published_day: PublishedDay) -> N
     for task in ("ingest.loan", "clean.customer", "quality_gate", "dbt_build", "publish"):
         assert task in output
 
-    with admin_connect() as conn:
+    with admin_connect(serving_database(tenant)) as conn:
         after, day = conn.execute(f"select max(published_at), max(dt) from {schema}.publish_info").fetchone()
     assert after > before, "the DAG's publish task did not publish a new day"
     assert day == published_day.dt

@@ -10,7 +10,7 @@ import pytest
 from granary import paths
 from granary.catalog.sources import contracts
 from granary.quality import REMOTE_ASSET, offline_html
-from granary.serving import admin_connect
+from granary.serving import admin_connect, serving_database
 
 GX_HEAD = """<html><head>
 <link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"/>
@@ -57,7 +57,7 @@ def test_published_data_quality_matches_the_gate_and_reconciliation(published_da
         results = json.loads(
             (paths.quality_dir(tenant.code, published_day.dt) / "results.json").read_text(encoding="utf-8")
         )
-        with admin_connect() as conn:
+        with admin_connect(serving_database(tenant)) as conn:
             rows = conn.execute(
                 f"""
                 select dt, table_name, sum(checks), sum(checks_failed), bool_and(passed),

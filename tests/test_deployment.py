@@ -571,7 +571,7 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
 
     # A published day stands in for real data: the backups must carry it and the roles.
     _psql(
-        env, "granary_serving",
+        env, "granary_serving_hexi",
         "create schema t_hexi; create table t_hexi.publish_info (tenant text, row_count bigint);"
         "insert into t_hexi.publish_info values ('hexi', 42); grant usage on schema t_hexi to hexi_reader;"
         "grant select on all tables in schema t_hexi to hexi_reader",
@@ -582,7 +582,15 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
     stamp_dirs = list((tmp_path / "backups").iterdir())
     assert len(stamp_dirs) == 1
     dumps = {p.name for p in stamp_dirs[0].iterdir()}
-    assert dumps == {"roles.sql", "granary_serving.dump", "granary_airflow.dump", "granary_superset.dump"}
+    serving = set(
+        _psql(
+            env, "postgres", "select datname from pg_database where datname like 'granary\\_serving\\_%'"
+        ).split()
+    )
+    assert {"granary_serving_hexi", "granary_serving_qingshan", "granary_serving_province"} <= serving
+    assert dumps == {"roles.sql", "granary_airflow.dump", "granary_superset.dump"} | {
+        f"{db}.dump" for db in serving
+    }
     assert "hexi_reader" in (stamp_dirs[0] / "roles.sql").read_text()
 
     checked = _bash(check, env)
@@ -592,11 +600,13 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
     )
 
     # Disaster: the day is lost; restoring brings back the rows and the reader's grant.
-    _psql(env, "granary_serving", "drop schema t_hexi cascade")
+    _psql(env, "granary_serving_hexi", "drop schema t_hexi cascade")
     _bash(restore, env)
-    assert _psql(env, "granary_serving", "select row_count from t_hexi.publish_info") == "42"
+    assert _psql(env, "granary_serving_hexi", "select row_count from t_hexi.publish_info") == "42"
     reader = _psql(
-        env, "granary_serving", "select has_table_privilege('hexi_reader', 't_hexi.publish_info', 'select')"
+        env,
+        "granary_serving_hexi",
+        "select has_table_privilege('hexi_reader', 't_hexi.publish_info', 'select')",
     )
     assert reader == "t"
     assert time.perf_counter() - started < 120

@@ -24,7 +24,8 @@ import pytest
 from granary import paths
 from granary.catalog.sources import contracts
 from granary.idcard import check_digit, make_id
-from granary.serving import admin_connect
+from granary.serving import admin_connect, serving_database
+from granary.tenants import Tenant
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 EMBEDDED_PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
@@ -135,9 +136,10 @@ def scan_warehouse(scan: Scan, db: Path) -> set[str]:
     return names
 
 
-def scan_serving_schema(scan: Scan, schema: str) -> set[str]:
+def scan_serving_schema(scan: Scan, tenant: Tenant) -> set[str]:
+    schema = tenant.serving_schema
     names = set()
-    with admin_connect() as conn:
+    with admin_connect(serving_database(tenant)) as conn:
         columns = conn.execute(
             "select table_name, column_name from information_schema.columns where table_schema = %s "
             "and data_type in ('text', 'character varying', 'character') order by 1, 2",
@@ -173,7 +175,7 @@ def test_no_clear_pii_after_ods(published_day) -> None:
         assert any(t.startswith("dws_") for t in in_warehouse), in_warehouse
         assert {"ads_customer_profile", "ads_customer_tag", "ads_data_quality"} <= in_warehouse
 
-        served = scan_serving_schema(scan, tenant.serving_schema)
+        served = scan_serving_schema(scan, tenant)
         assert {"ads_customer_profile", "publish_info"} <= served
     assert scan.values > 10_000, "the scan looked at too little to mean anything"
     assert not scan.findings, "\n".join(scan.findings)

@@ -16,15 +16,16 @@ from day_fixtures import PublishedDay
 
 from granary import paths, pipeline
 from granary.errors import QualityGateError
-from granary.serving import admin_connect, tenant_connect
-from granary.tenants import get_tenant
+from granary.serving import admin_connect, serving_database, tenant_connect, tenant_conninfo
+from granary.tenants import Tenant, get_tenant
 
 pytestmark = pytest.mark.slow
 GRANARY = str(Path(sys.executable).with_name("granary"))
 
 
-def _published_counts(schema: str) -> dict[str, int]:
-    with admin_connect() as conn:
+def _published_counts(tenant: Tenant) -> dict[str, int]:
+    schema = tenant.serving_schema
+    with admin_connect(serving_database(tenant)) as conn:
         tables = [
             r[0]
             for r in conn.execute(
@@ -37,10 +38,10 @@ def _published_counts(schema: str) -> dict[str, int]:
 
 def test_every_bank_is_published_with_its_business_date(published_day: PublishedDay) -> None:
     for tenant in published_day.tenants:
-        counts = _published_counts(tenant.serving_schema)
+        counts = _published_counts(tenant)
         for table in ("ads_indicator_value", "ads_customer_tag", "ads_customer_profile", "ads_tag_dict"):
             assert counts.get(table, 0) > 0, f"{tenant.code}: {table} empty or missing: {counts}"
-        with admin_connect() as conn:
+        with admin_connect(serving_database(tenant)) as conn:
             info = conn.execute(
                 f"select distinct tenant, dt from {tenant.serving_schema}.publish_info"
             ).fetchall()
@@ -72,11 +73,11 @@ def test_rerun_of_a_day_gives_the_same_published_rows(published_day: PublishedDa
     period indicators rightly change with history, so the first run is not the baseline)."""
     tenant = published_day.tenants[0]
     pipeline.run_all(tenant, published_day.dt)
-    before = _published_counts(tenant.serving_schema)
+    before = _published_counts(tenant)
     pipeline.run_all(tenant, published_day.dt)
-    after = _published_counts(tenant.serving_schema)
+    after = _published_counts(tenant)
     assert after == before
-    with admin_connect() as conn:
+    with admin_connect(serving_database(tenant)) as conn:
         dupes = conn.execute(
             f"""
             select count(*) from (
@@ -99,13 +100,18 @@ def test_a_bank_role_is_refused_the_other_banks_data(published_day: PublishedDay
     with tenant_connect(bank_a, autocommit=True) as conn:
         # Its own data: readable.
         assert conn.execute("select count(*) from ads_customer_tag").fetchone()[0] > 0
+        # B's schema is not in A's database at all (a database per bank): nothing to name.
         for attempt in (
             f"select * from {bank_b.serving_schema}.ads_customer_tag limit 1",
             f"select * from {bank_b.serving_schema}.ads_customer_profile limit 1",
-            f"set role {bank_b.reader_role}",
         ):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            with pytest.raises(psycopg.errors.UndefinedTable):
                 conn.execute(attempt)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"set role {bank_b.reader_role}")
+    # And A's role may not even open B's database.
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(**{**tenant_conninfo(bank_a), "dbname": serving_database(bank_b)})
 
 
 def test_tags_cli_reads_a_customer_with_the_bank_role(published_day: PublishedDay) -> None:

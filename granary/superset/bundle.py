@@ -19,6 +19,7 @@ import jinja2
 import yaml
 
 from granary.config import settings
+from granary.serving import serving_database
 from granary.tenants import Tenant
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -46,8 +47,8 @@ def sqlalchemy_uri(tenant: Tenant) -> str:
     """The bank's own login role; search_path makes unqualified names mean the bank's schema."""
     s = settings()
     return (
-        f"postgresql+psycopg2://{tenant.reader_role}:{PASSWORD_MASK}@{s.pg_host}:{s.pg_port}/{s.serving_db}"
-        f"?options=-csearch_path%3D{tenant.serving_schema}"
+        f"postgresql+psycopg2://{tenant.reader_role}:{PASSWORD_MASK}@{s.pg_host}:{s.pg_port}/"
+        f"{serving_database(tenant)}?options=-csearch_path%3D{tenant.serving_schema}"
     )
 
 
@@ -140,7 +141,7 @@ def render(tenant: Tenant) -> dict[str, str]:
         "bank": tenant,
         "schema": tenant.serving_schema,
         # Superset treats a Postgres database as a catalog; permissions name it.
-        "catalog": settings().serving_db,
+        "catalog": serving_database(tenant),
         "database_name": database_name(tenant),
         "sqlalchemy_uri": sqlalchemy_uri(tenant),
         "dashboard_slug": dashboard_slug(tenant),

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.progress import Progress
 
-from granary.config import settings
 from granary.errors import EngineError
 from granary.secrets import tenant_password
+from granary.serving import serving_database
 from granary.superset import bundle, credentials
 from granary.superset.client import SupersetClient
 from granary.tenants import Tenant
@@ -27,6 +27,10 @@ console = Console(stderr=True)
 BASE_ROLES = ("Gamma", "sql_lab")
 # Never copied into a bank role: each would open every bank's data.
 FORBIDDEN = {"all_database_access", "all_datasource_access", "all_query_access"}
+# Permissions of the base roles a bank analyst does not get: SQL Lab's cost estimate
+# (POST /api/v1/sqllab/estimate/) checks no data access in Superset 6.1, so it would run the
+# analyst's EXPLAIN on any bank's connection, given its database id.
+FORBIDDEN_PAIRS = {("can_estimate_query_cost", "SQLLab")}
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,12 @@ def _ensure_role(client: SupersetClient, name: str) -> int:
 def _role_permission_ids(client: SupersetClient, role: str) -> set[int]:
     role_id = _one(client.find("security/roles", name=role), f"built-in role '{role}'")["id"]
     perms = client.call("GET", f"/api/v1/security/roles/{role_id}/permissions/")["result"]
-    return {p["id"] for p in perms if p["permission_name"] not in FORBIDDEN}
+    return {
+        p["id"]
+        for p in perms
+        if p["permission_name"] not in FORBIDDEN
+        and (p["permission_name"], p["view_menu_name"]) not in FORBIDDEN_PAIRS
+    }
 
 
 def _all_permissions(client: SupersetClient) -> dict[tuple[str, str], int]:
@@ -100,7 +109,7 @@ def _data_permission_ids(tenant: Tenant, assets: BankAssets, known: dict[tuple[s
     schema_access Superset already rejects the query itself — two walls instead of one.
     """
     db_name = bundle.database_name(tenant)
-    catalog = settings().serving_db
+    catalog = serving_database(tenant)
     wanted = {("schema_access", f"[{db_name}].[{catalog}].[{tenant.serving_schema}]")}
     wanted |= {
         ("datasource_access", f"[{db_name}].[{table}](id:{i})") for table, i in assets.datasets.items()

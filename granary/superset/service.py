@@ -98,6 +98,9 @@ def _ensure_metadata_db() -> None:
             exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            # Superset connects as the admin; a bank role has no business here (connection
+            # settings, every analyst's SQL history), nor in its copy of pg_database.
+            conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(name)))
     except psycopg.OperationalError as exc:
         raise EngineError(
             f"PostgreSQL at {settings().pg_admin_dsn} is unreachable ({exc}); start it with "
