@@ -38,6 +38,8 @@ app.add_typer(serving_app, name="serving")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(superset_app, name="superset")
 app.add_typer(airflow_app, name="airflow")
+ops_app = typer.Typer(help="The province's ops records: how each bank's runs and publishes ended.")
+app.add_typer(ops_app, name="ops")
 
 console = Console(stderr=True)
 out = Console()
@@ -283,6 +285,25 @@ def serving_init(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] =
     from granary.serving_init import init_serving
 
     _guard(lambda: init_serving(_tenants(tenant)))
+
+
+@ops_app.command("record-run")
+def ops_record_run(
+    tenant: TenantOpt,
+    date_: DateOpt,
+    dag_id: Annotated[str, typer.Option("--dag-id")],
+    run_id: Annotated[str, typer.Option("--run-id")],
+    state: Annotated[str, typer.Option("--state", help="success | failed")],
+    failed_task: Annotated[str | None, typer.Option("--failed-task")] = None,
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """Record how a bank DAG run ended in the province's ops.dag_run (the DAGs' callbacks call this)."""
+    from granary import ops
+
+    if state not in ops.RUN_STATES:
+        raise typer.BadParameter(f"--state must be one of {', '.join(ops.RUN_STATES)}")
+    day = parse_date(date_)
+    _guard(lambda: ops.record_run(tenant, day, dag_id, run_id, state, failed_task, reason))
 
 
 @credentials_app.command("rotate")

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 from rich.console import Console
 
+from granary import ops
 from granary.secrets import tenant_password
 from granary.serving import AUDITOR, BANK_READERS, admin_connect, province_database, serving_database
 from granary.tenants import Tenant
@@ -46,21 +47,6 @@ HIDDEN_CATALOGS = (
 )
 # Databases every cluster has that PUBLIC may CONNECT to by default; a bank role needs neither.
 MAINTENANCE_DATABASES = ("postgres", "template1")
-
-# The province's record of every publish: what serves, what failed, what was killed.
-PUBLISH_LOG_DDL = """
-create schema if not exists ops;
-create table if not exists ops.publish_log (
-    id bigserial primary key,
-    tenant text not null,
-    dt date not null,
-    started_at timestamptz not null default now(),
-    finished_at timestamptz,
-    status text not null,          -- running | ok | failed | abandoned (the publisher was killed)
-    row_count bigint,
-    message text
-);
-"""
 
 
 def pgaudit_loaded(conn: psycopg.Connection) -> bool:
@@ -98,7 +84,7 @@ def init_serving(tenants: Iterable[Tenant]) -> None:
     with admin_connect(province_database(), autocommit=True) as conn:
         _strip_public_schema(conn)
         _hide_cluster_catalogs(conn)
-        conn.execute(PUBLISH_LOG_DDL)
+        ops.ensure_schema(conn)
     shown = ", ".join(f"{serving_database(t)} ({t.reader_role})" for t in tenants[:3])
     more = f" and {len(tenants) - 3} more" if len(tenants) > 3 else ""
     console.print(
