@@ -369,6 +369,15 @@ def superset_provision(tenant: Annotated[str | None, typer.Option("--tenant", "-
     _guard(lambda: provision(_tenants(tenant)))
 
 
+@superset_app.command("refresh")
+def superset_refresh(tenant: TenantOpt, date_: DateOpt) -> None:
+    """After a publish: warm the bank's dashboards' chart caches (no-op if Superset is not set up)."""
+    from granary.superset.refresh import refresh
+
+    t, day = _tenant(tenant), parse_date(date_)
+    _guard(lambda: refresh(t, day))
+
+
 @airflow_app.command("start")
 def airflow_start() -> None:
     """Start Airflow (scheduler, dag-processor, api-server) on its Postgres metadata DB."""

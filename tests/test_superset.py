@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from day_fixtures import DAY
 
 from granary.superset import bundle, credentials, provision, service
 from granary.superset.client import SupersetClient
@@ -268,3 +270,60 @@ def test_superset_secrets_are_owner_only(superset_stack):
     credentials.analyst_password(tenant)
     for path in credentials.secret_files(tenant):
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+@pytest.fixture
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh secrets dir and an address where no Superset answers."""
+    from granary import config
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("GRANARY_SECRETS_DIR", str(tmp_path / "secrets"))
+    monkeypatch.setenv("GRANARY_SUPERSET_URL", f"http://127.0.0.1:{port}")
+    config.settings.cache_clear()
+    yield tmp_path
+    config.settings.cache_clear()
+
+
+def test_refresh_without_superset_is_a_no_op(isolated_settings):
+    from typer.testing import CliRunner
+
+    from granary.cli import app
+
+    done = CliRunner().invoke(app, ["superset", "refresh", "--tenant", "qingshan", "--date", "2026-01-01"])
+    assert done.exit_code == 0, done.output
+    assert "nothing to refresh" in done.output
+    assert not credentials.admin_secret_file().exists()  # refresh never sets Superset up
+
+
+def test_refresh_of_unreachable_superset_is_retryable(isolated_settings):
+    from typer.testing import CliRunner
+
+    from granary.cli import app
+
+    credentials.admin_password()  # set up once, but nothing runs at the URL
+    done = CliRunner().invoke(app, ["superset", "refresh", "--tenant", "qingshan", "--date", "2026-01-01"])
+    assert done.exit_code == 1, done.output
+    assert "unreachable" in done.output and "granary superset start" in done.output
+
+
+@pytest.mark.slow
+def test_refresh_warms_every_chart_of_the_bank(superset_stack, admin):
+    from granary.superset import refresh
+
+    tenant = superset_stack.banks["qingshan"].tenant
+    dashboards = refresh.bank_dashboard_ids(admin, tenant)
+    charts = {
+        c["id"]
+        for dash_id in dashboards.values()
+        for c in admin.call("GET", f"/api/v1/dashboard/{dash_id}/charts")["result"]
+    }
+    assert len(dashboards) == len(bundle.dashboard_uuids(tenant))
+    assert refresh.refresh(tenant, DAY) == len(charts) > 0
+    # Warmed: the stored query of each chart now comes from the shared cache.
+    client = analyst(tenant)
+    for chart_id in charts:
+        body = client.call("GET", f"/api/v1/chart/{chart_id}/data/")
+        assert all(q["is_cached"] for q in body["result"]), chart_id

@@ -164,6 +164,12 @@ def render(tenant: Tenant) -> dict[str, str]:
     return files
 
 
+def dashboard_uuids(tenant: Tenant) -> list[str]:
+    """The UUIDs of the bank's dashboards, as the templates define them."""
+    files = render(tenant)
+    return [yaml.safe_load(text)["uuid"] for name, text in files.items() if name.startswith("dashboards/")]
+
+
 def zip_bundle(tenant: Tenant, files: dict[str, str]) -> bytes:
     """Superset expects one top-level folder in the ZIP; it strips it on import."""
     buffer = io.BytesIO()

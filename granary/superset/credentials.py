@@ -31,8 +31,13 @@ def secret_key() -> str:
     return read_or_create(_secret_file("superset.secret_key"), lambda: _random.token_urlsafe(48))
 
 
+def admin_secret_file() -> Path:
+    """Exists once Superset was set up in this installation (`granary superset start`)."""
+    return _secret_file("superset.admin.password")
+
+
 def admin_password() -> str:
-    return read_or_create(_secret_file("superset.admin.password"), lambda: _random.token_urlsafe(18))
+    return read_or_create(admin_secret_file(), lambda: _random.token_urlsafe(18))
 
 
 def analyst_password(tenant: Tenant) -> str:

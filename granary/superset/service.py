@@ -75,6 +75,7 @@ def _env() -> dict[str, str]:
         SUPERSET_CONFIG_PATH=str(CONFIG_FILE),
         GRANARY_SUPERSET_SECRET_KEY=credentials.secret_key(),
         GRANARY_SUPERSET_METADATA_URI=metadata_uri(),
+        GRANARY_SUPERSET_CACHE_DIR=str(run_dir() / f"cache.{metadata_db()}"),
         FLASK_APP="superset.app:create_app()",
         PATH=f"{venv_bin('python').parent}{os.pathsep}{env.get('PATH', '')}",
     )

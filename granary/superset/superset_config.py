@@ -53,10 +53,23 @@ LANGUAGES = {
     "en": {"flag": "us", "name": "English"},
 }
 
-# --- caches: in-process; a single host needs nothing more -----------------------------
-_simple = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
-CACHE_CONFIG = {**_simple, "CACHE_KEY_PREFIX": "granary_superset_"}
-DATA_CACHE_CONFIG = {**_simple, "CACHE_KEY_PREFIX": "granary_data_"}
+# --- caches: on local disk, shared by every web worker ----------------------------------
+# `granary superset refresh` warms chart data through one worker; an in-process cache would
+# leave the other workers cold. A day's data changes once, at publish, and refresh re-runs
+# every chart then: a day-long timeout keeps the warm cache until the next publish.
+_CACHE_DIR = os.environ["GRANARY_SUPERSET_CACHE_DIR"]
+CACHE_CONFIG = {
+    "CACHE_TYPE": "FileSystemCache",
+    "CACHE_DIR": f"{_CACHE_DIR}/meta",
+    "CACHE_DEFAULT_TIMEOUT": 300,
+    "CACHE_KEY_PREFIX": "granary_superset_",
+}
+DATA_CACHE_CONFIG = {
+    "CACHE_TYPE": "FileSystemCache",
+    "CACHE_DIR": f"{_CACHE_DIR}/data",
+    "CACHE_DEFAULT_TIMEOUT": 86400,
+    "CACHE_KEY_PREFIX": "granary_data_",
+}
 
 # --- web: everything served from this host, nothing from a CDN --------------------------
 TALISMAN_ENABLED = True
