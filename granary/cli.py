@@ -306,6 +306,35 @@ def ops_record_run(
     _guard(lambda: ops.record_run(tenant, day, dag_id, run_id, state, failed_task, reason))
 
 
+@ops_app.command("refresh")
+def ops_refresh(
+    date_: DateOpt,
+    tenants_: Annotated[str | None, typer.Option("--tenant", "-t", help="comma list; default all")] = None,
+) -> None:
+    """Rebuild the province ops marts for a day (run outcome, freshness, quality, quarantine, external
+    usage and bill per bank); a rerun replaces that day's rows. The province DAG calls this."""
+    from granary.ops_marts import refresh
+
+    day, banks = parse_date(date_), _tenants(tenants_)
+    rows = _guard(lambda: refresh(banks, day))
+    table = Table(
+        "bank", "状态", "DAG", "serving", "lag", "质量失败", "隔离行", "外部数据", "元", title=f"ops {day}"
+    )
+    for r in rows:  # type: ignore[union-attr]
+        table.add_row(
+            r.tenant,
+            r.status_zh,
+            r.dag_state_zh,
+            str(r.serving_dt or "—"),
+            "—" if r.lag_days is None else str(r.lag_days),
+            "—" if r.quality_failed is None else str(r.quality_failed),
+            "—" if r.rows_quarantined is None else str(r.rows_quarantined),
+            "—" if r.external_records is None else str(r.external_records),
+            "—" if r.external_amount is None else str(r.external_amount),
+        )
+    out.print(table)
+
+
 @credentials_app.command("rotate")
 def credentials_rotate(tenant: TenantOpt) -> None:
     """A new password for the bank's serving role: stored owner-only, set in PostgreSQL, and in the

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 import psycopg
+from psycopg import sql
 
 from granary.errors import EngineError
 from granary.serving import admin_connect, province_database
@@ -37,7 +38,98 @@ create table if not exists ops.dag_run (
     recorded_at timestamptz not null default now(),
     primary key (dag_id, run_id)
 );
+
+-- The marts below are rebuilt by `granary ops refresh --date D` (granary.ops_marts): a rerun
+-- replaces the day's rows of the banks it refreshes. The province ops dashboard reads them.
+create table if not exists ops.mart_bank_day (
+    tenant text not null,
+    bank_zh text not null,
+    dt date not null,                  -- the business day this row is about
+    status text not null,              -- ok | behind | failed | missing (see granary.ops_marts)
+    status_zh text not null,
+    landing_files integer not null,    -- the bank's extracts delivered for dt (0: its files are missing)
+    landing_expected integer not null,
+    dag_state text not null,           -- success | failed | not_run (latest run for dt in ops.dag_run)
+    dag_state_zh text not null,
+    dag_runs integer not null,
+    failed_task text,
+    reason text,
+    publish_status text,               -- the day's latest publish in ops.publish_log (null: none)
+    serving_dt date,                   -- the business day the bank serves (null: nothing published)
+    published_at timestamptz,
+    lag_days integer,                  -- dt - serving_dt
+    quality_expectations integer,      -- null: no quality results for dt
+    quality_failed integer,
+    rows_in bigint,
+    rows_quarantined bigint,
+    external_records bigint,
+    external_amount numeric(18, 2),
+    refreshed_at timestamptz not null default now(),
+    primary key (tenant, dt)
+);
+create table if not exists ops.mart_quality (
+    tenant text not null,
+    bank_zh text not null,
+    dt date not null,
+    table_name text not null,
+    table_zh text not null,
+    expectations integer not null,
+    failed integer not null,
+    rows_checked bigint not null,
+    failed_expectations text,          -- "expectation(column) n unexpected; ..." (null: all passed)
+    primary key (tenant, dt, table_name)
+);
+create table if not exists ops.mart_quarantine (
+    tenant text not null,
+    bank_zh text not null,
+    dt date not null,
+    table_name text not null,
+    table_zh text not null,
+    rule text not null,                -- the rule the rows broke (the quarantine's _rule); — none
+    rows bigint not null,
+    primary key (tenant, dt, table_name, rule)
+);
+create table if not exists ops.mart_external_usage (
+    tenant text not null,
+    bank_zh text not null,
+    dt date not null,
+    provider text not null,
+    provider_zh text not null,
+    product text not null,
+    product_zh text not null,
+    kind_zh text not null,
+    records bigint not null,
+    unit_price numeric(10, 2) not null,
+    amount numeric(18, 2) not null,
+    delivered boolean not null,
+    primary key (tenant, dt, provider, product)
+);
+create table if not exists ops.mart_external_bill (
+    tenant text not null,
+    bank_zh text not null,
+    month text not null,               -- YYYY-MM; the month of the refreshed day, to date
+    provider text not null,
+    provider_zh text not null,
+    product text not null,
+    product_zh text not null,
+    kind_zh text not null,
+    unit_price numeric(10, 2) not null,
+    days integer not null,
+    records bigint not null,
+    amount numeric(18, 2) not null,
+    primary key (tenant, month, provider, product, unit_price)
+);
 """
+# What the province's read-only role (granary.serving.province_reader_role) may SELECT.
+READABLE = (
+    "publish_log",
+    "dag_run",
+    "mart_bank_day",
+    "mart_quality",
+    "mart_quarantine",
+    "mart_external_usage",
+    "mart_external_bill",
+)
 
 RUN_STATES = ("success", "failed")
 
@@ -45,6 +137,15 @@ RUN_STATES = ("success", "failed")
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create the ops tables (idempotent); `conn` is an admin connection to the province database."""
     conn.execute(OPS_DDL)
+
+
+def grant_reader(conn: psycopg.Connection, role: str) -> None:
+    """`role` may read the ops tables and nothing else (no writes, no other schema)."""
+    r = sql.Identifier(role)
+    conn.execute(sql.SQL("grant usage on schema ops to {}").format(r))
+    conn.execute(sql.SQL("revoke all on all tables in schema ops from {}").format(r))
+    for table in READABLE:
+        conn.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("ops", table), r))
 
 
 def record_run(

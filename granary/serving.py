@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from granary import paths
 from granary.config import settings
 from granary.errors import EngineError
 from granary.secrets import tenant_password
@@ -32,6 +33,17 @@ def serving_database(tenant: Tenant) -> str:
 def province_database() -> str:
     """The province's ops database (publish log, …): CONNECT for the admin only."""
     return f"{settings().serving_db}_province"
+
+
+def province_reader_role() -> str:
+    """The province's read-only login role: SELECT on the ops tables only (the province ops
+    dashboard's Superset connection). Prefixed like the banks' roles: roles are cluster-wide."""
+    return f"{settings().serving_db}_province_reader"
+
+
+def province_reader_password() -> str:
+    # Kept beside the banks' passwords; "_province" can never be a bank code (paths.PROVINCE).
+    return tenant_password(paths.PROVINCE)
 
 
 def admin_dsn(dbname: str | None = None) -> str:

@@ -21,7 +21,15 @@ from rich.console import Console
 
 from granary import ops
 from granary.secrets import tenant_password
-from granary.serving import AUDITOR, BANK_READERS, admin_connect, province_database, serving_database
+from granary.serving import (
+    AUDITOR,
+    BANK_READERS,
+    admin_connect,
+    province_database,
+    province_reader_password,
+    province_reader_role,
+    serving_database,
+)
 from granary.tenants import Tenant
 
 console = Console(stderr=True)
@@ -63,7 +71,8 @@ def init_serving(tenants: Iterable[Tenant]) -> None:
         for tenant in tenants:
             _ensure_role(conn, tenant)
             _ensure_database(conn, serving_database(tenant), owner_only_for=tenant.reader_role)
-        _ensure_database(conn, province_database(), owner_only_for=None)
+        _ensure_login_role(conn, province_reader_role(), province_reader_password())
+        _ensure_database(conn, province_database(), owner_only_for=province_reader_role())
         for name in MAINTENANCE_DATABASES:
             conn.execute(sql.SQL("revoke connect on database {} from public").format(sql.Identifier(name)))
     with admin_connect("template1", autocommit=True) as conn:
@@ -85,13 +94,16 @@ def init_serving(tenants: Iterable[Tenant]) -> None:
         _strip_public_schema(conn)
         _hide_cluster_catalogs(conn)
         ops.ensure_schema(conn)
+        ops.grant_reader(conn, province_reader_role())
     shown = ", ".join(f"{serving_database(t)} ({t.reader_role})" for t in tenants[:3])
     more = f" and {len(tenants) - 3} more" if len(tenants) > 3 else ""
     console.print(
         f"[green]✓[/] serving {len(tenants)} bank(s), a database each, CONNECT for its role only: "
         f"{shown}{more}"
     )
-    console.print(f"[green]✓[/] province ops database {province_database()} (admin only)")
+    console.print(
+        f"[green]✓[/] province ops database {province_database()} (admin; read-only {province_reader_role()})"
+    )
     if not audit:
         console.print(
             "[yellow]![/] pgaudit is not loaded in this PostgreSQL: reads are not audited. Run "
@@ -107,19 +119,25 @@ def _ensure_group_roles(conn: psycopg.Connection) -> None:
 
 def _ensure_role(conn: psycopg.Connection, tenant: Tenant) -> None:
     role = sql.Identifier(tenant.reader_role)
-    exists = conn.execute("select 1 from pg_roles where rolname = %s", (tenant.reader_role,)).fetchone()
+    _ensure_login_role(conn, tenant.reader_role, tenant_password(tenant.code))
+    # The search_path is the bank database's (init_serving); one left on the role by an earlier
+    # version would show the bank's schema to every role in pg_roles.rolconfig.
+    conn.execute(sql.SQL("alter role {} reset search_path").format(role))
+
+
+def _ensure_login_role(conn: psycopg.Connection, name: str, password: str) -> None:
+    role = sql.Identifier(name)
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
     # Roles are cluster-wide: converge an existing one to this installation's password.
     verb = "alter" if exists else "create"
     conn.execute(
         sql.SQL(verb + " role {} login noinherit nocreatedb nocreaterole password {}").format(
-            role, sql.Literal(tenant_password(tenant.code))
+            role, sql.Literal(password)
         )
     )
-    # pg_hba.conf's scram-sha-256 rules name the group (+granary_bank_readers), not each bank.
+    # pg_hba.conf's scram-sha-256 rules name the group (+granary_bank_readers), not each role; the
+    # group holds no privileges (noinherit anyway), it only makes PostgreSQL check the password.
     conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(BANK_READERS), role))
-    # The search_path is the bank database's (init_serving); one left on the role by an earlier
-    # version would show the bank's schema to every role in pg_roles.rolconfig.
-    conn.execute(sql.SQL("alter role {} reset search_path").format(role))
 
 
 def _ensure_database(conn: psycopg.Connection, name: str, owner_only_for: str | None) -> None:
@@ -188,3 +206,5 @@ def drop_serving(tenants: Iterable[Tenant]) -> None:
     with admin_connect(autocommit=True) as conn:
         for name in names:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        # Prefixed by the installation's serving name, so it is this installation's alone.
+        conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(province_reader_role())))
