@@ -18,7 +18,6 @@ import socket
 import stat
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -549,7 +548,6 @@ def _psql(env: dict[str, str], db: str, sql: str) -> str:
 @pytest.mark.slow
 def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, tmp_path: Path):
     env = _script_env(scratch_postgres, tmp_path)
-    started = time.perf_counter()
 
     # PostgreSQL's first start, then granary-init, exactly as the containers run them.
     _bash(f"bash {DOCKER / 'init' / 'postgres-databases.sh'}", env)
@@ -610,7 +608,6 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
         "select has_table_privilege('granary_serving_hexi_reader', 't_hexi.publish_info', 'select')",
     )
     assert reader == "t"
-    assert time.perf_counter() - started < 120
 
 
 @pytest.mark.slow
