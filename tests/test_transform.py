@@ -409,4 +409,3 @@ def test_missing_dwd_day_is_a_data_error(built_warehouse: dict) -> None:
 
     with pytest.raises(DataError, match=r"no DWD Parquet.*granary clean"):
         transform(BANK, date(2030, 1, 1))
-
