@@ -28,7 +28,8 @@ from granary.superset import credentials
 console = Console(stderr=True)
 
 CONFIG_FILE = Path(__file__).with_name("superset_config.py")
-START_TIMEOUT_S = 180
+# A loaded 2-core machine has taken 3.5 min to boot the workers (importing Superset twice).
+START_TIMEOUT_S = 600
 STOP_TIMEOUT_S = 30
 
 
