@@ -137,6 +137,9 @@ def airflow_env(metadata_db: str = METADATA_DB) -> dict[str, str]:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "20",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+            # A task reports to the api-server's execution API; its default 5 s timeout failed the
+            # first tasks of a run on a saturated machine (httpcore.ReadTimeout, then a retry 2 min later).
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
         }
     )
     return env
