@@ -571,8 +571,7 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
     _psql(
         env, "granary_serving_hexi",
         "create schema t_hexi; create table t_hexi.publish_info (tenant text, row_count bigint);"
-        "insert into t_hexi.publish_info values ('hexi', 42);"
-        "grant usage on schema t_hexi to granary_serving_hexi_reader;"
+        "insert into t_hexi.publish_info values ('hexi', 42); grant usage on schema t_hexi to granary_serving_hexi_reader;"
         "grant select on all tables in schema t_hexi to granary_serving_hexi_reader",
     )  # fmt: skip
 
