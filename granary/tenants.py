@@ -47,11 +47,9 @@ class Tenant(BaseModel):
     def serving_schema(self) -> str:
         return f"t_{self.code}"
 
-    @property
+    @cached_property
     def reader_role(self) -> str:
-        # Roles are cluster-wide: the installation's serving prefix keeps two installations
-        # (or two test sessions) on one PostgreSQL from sharing a bank's login and password.
-        return f"{settings().serving_db}_{self.code}_reader"
+        return f"{self.code}_reader"
 
     @cached_property
     def superset_role(self) -> str:

@@ -565,14 +565,14 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
     roles = set(
         _psql(env, "postgres", "select rolname from pg_roles where rolname like '%\\_reader'").split()
     )
-    assert {"granary_serving_qingshan_reader", "granary_serving_hexi_reader"} <= roles
+    assert {"qingshan_reader", "hexi_reader"} <= roles
 
     # A published day stands in for real data: the backups must carry it and the roles.
     _psql(
         env, "granary_serving_hexi",
         "create schema t_hexi; create table t_hexi.publish_info (tenant text, row_count bigint);"
-        "insert into t_hexi.publish_info values ('hexi', 42); grant usage on schema t_hexi to granary_serving_hexi_reader;"
-        "grant select on all tables in schema t_hexi to granary_serving_hexi_reader",
+        "insert into t_hexi.publish_info values ('hexi', 42); grant usage on schema t_hexi to hexi_reader;"
+        "grant select on all tables in schema t_hexi to hexi_reader",
     )  # fmt: skip
 
     backup, check, restore = guide_blocks("bash runnable")[:3]
@@ -589,7 +589,7 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
     assert dumps == {"roles.sql", "granary_airflow.dump", "granary_superset.dump"} | {
         f"{db}.dump" for db in serving
     }
-    assert "granary_serving_hexi_reader" in (stamp_dirs[0] / "roles.sql").read_text()
+    assert "hexi_reader" in (stamp_dirs[0] / "roles.sql").read_text()
 
     checked = _bash(check, env)
     assert "t_hexi" in checked.stdout.split()
@@ -604,7 +604,7 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
     reader = _psql(
         env,
         "granary_serving_hexi",
-        "select has_table_privilege('granary_serving_hexi_reader', 't_hexi.publish_info', 'select')",
+        "select has_table_privilege('hexi_reader', 't_hexi.publish_info', 'select')",
     )
     assert reader == "t"
 
