@@ -11,7 +11,9 @@ Every publish is recorded in the province database (ops.publish_log).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
+import socket
 import time
 from datetime import UTC, date, datetime
 
@@ -194,11 +196,21 @@ def _set_cpu_priority(conn: psycopg.Connection, niceness: int) -> None:
     normal one. Only possible where the server is on this host and we may renice it (root, or the
     same user); elsewhere the publish simply runs at normal priority."""
     targets = [0]
-    if conn.info.host in ("127.0.0.1", "localhost", "::1") or conn.info.host.startswith("/"):
+    if _server_on_this_host(conn.info.host):
         targets.append(conn.info.backend_pid)
     for pid in targets:
         with contextlib.suppress(OSError):  # priority is an optimisation, never a reason to fail
             os.setpriority(os.PRIO_PROCESS, pid, niceness)
+
+
+def _server_on_this_host(host: str) -> bool:
+    """A Unix socket directory, or a name that resolves to a loopback address."""
+    if host.startswith("/"):
+        return True
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
 
 
 def _write_publish_info(
