@@ -1,32 +1,29 @@
 """One DAG per bank, built from `tenants/*.yaml`: the bank's day as the CLI a person runs.
 
 A thin loader (it runs at every parse): it reads YAML and nothing else, imports only
-Airflow and pyyaml, and never imports `granary` (the core venv's Spark, dbt and Great
-Expectations live in another virtualenv; tasks reach them through the `granary` CLI).
+Airflow, pyyaml and `granary_shared` beside it, and never imports `granary` (the core venv's
+Spark, dbt and Great Expectations live in another virtualenv; tasks reach them through the
+`granary` CLI).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from functools import partial
 
-import yaml
-from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup, get_parsing_context
+from granary_shared import (
+    GRANARY_BIN,
+    GranaryStep,
+    external_tables,
+    granary,
+    load_banks,
+    published,
+    source_tables,
+)
 
 log = logging.getLogger(__name__)
-
-REPO = Path(__file__).resolve().parents[1]
-TENANTS_DIR = Path(os.environ.get("GRANARY_TENANTS_DIR", str(REPO / "tenants")))
-SOURCES_DIR = REPO / "granary" / "catalog" / "sources"
-GRANARY_BIN = os.environ.get("GRANARY_BIN", str(REPO / ".venv" / "bin" / "granary"))
-
-# Exit codes of the granary CLI that retrying cannot fix: 2 = bad usage or tenant
-# configuration, 3 = bad data (DataError). 1 (engine down, or any other failure) is retried.
-NO_RETRY_EXIT_CODES = {2: "配置或用法错误 (bad configuration or usage)", 3: "数据错误 (bad data)"}
 
 # Business dates are calendar days; logical dates are kept in UTC so `{{ ds }}` is the
 # business date a person would type (a Beijing-time midnight would render as the day before).
@@ -35,39 +32,25 @@ RETRY_DELAY = timedelta(minutes=2)
 MAX_RETRY_DELAY = timedelta(minutes=30)
 
 
-class GranaryStep(BashOperator):
-    """Runs one `granary` CLI step; bad data or configuration fails at once instead of retrying."""
+def record_run(context, code: str, state: str) -> None:  # noqa: ANN001 - Airflow's context
+    """Task callback: how the bank's run ended, into the province's ops.dag_run.
 
-    def execute(self, context):  # noqa: ANN001, ANN201 - Airflow's signature
-        try:
-            return super().execute(context)
-        except AirflowFailException:
-            raise
-        except AirflowException:
-            process = getattr(self.subprocess_hook, "sub_process", None)
-            code = process.returncode if process is not None else None
-            if code in NO_RETRY_EXIT_CODES:
-                raise AirflowFailException(
-                    f"granary exited {code}: {NO_RETRY_EXIT_CODES[code]}; not retried. "
-                    "Fix the data or configuration named above, then clear this task. "
-                    f"修正上面指出的数据或配置后，清除 (clear) 此任务重跑。"
-                ) from None
-            raise
-
-
-def source_tables() -> list[str]:
-    """The source tables, from the contract file names (granary/catalog/sources/<table>.yaml)."""
-    return sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
-
-
-def external_tables(tables: list[str]) -> set[str]:
-    """The tables routed from external providers: contracts with top-level `origin: external`."""
-    routed = set()
-    for table in tables:
-        contract = yaml.safe_load((SOURCES_DIR / f"{table}.yaml").read_text(encoding="utf-8")) or {}
-        if contract.get("origin") == "external":
-            routed.add(table)
-    return routed
+    Task callbacks, not DAG callbacks: in Airflow 3 a task's callbacks run in the task's own
+    process, while DAG-level on_failure_callback (run by the dag-processor) is known not to
+    fire (apache/airflow#63374, open for 3.1-3.2). The first task to fail for good records the
+    failure (retries do not call it); the last task's success records the run's success.
+    """
+    ti = context["ti"]
+    args = ["ops", "record-run", "--tenant", code, "--date", context["ds"]]
+    args += ["--dag-id", ti.dag_id, "--run-id", ti.run_id, "--state", state]
+    if state == "failed":
+        reason = str(context.get("exception") or "").splitlines() or ["(no exception)"]
+        args += ["--failed-task", ti.task_id, "--reason", reason[0][:1000]]
+    done = granary(*args)
+    if done.returncode != 0:
+        log.warning("could not record the run in ops.dag_run: %s", (done.stderr or done.stdout)[-1000:])
+    else:
+        log.info("recorded in ops.dag_run: %s %s %s", code, context["ds"], state)
 
 
 def _command(verb: str, code: str, *extra: str) -> str:
@@ -104,8 +87,17 @@ def _doc_md(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> st
   Validates this bank's DWD; a failure stops this bank only.
 - `dbt_build`: 一次 dbt build 生成 DWS/ADS：指标、标签、客户画像.
   One `dbt build`: indicators, tags, customer profiles.
-- `publish`: 发布到服务库 schema `t_{code}`，原子切换.
-  Copies ADS to the serving schema, swapped in atomically.
+- `publish`: 发布到服务库 schema `t_{code}`，原子切换；更新资产 `published_{code}`，触发全省 DAG.
+  Copies ADS to the serving schema, swapped in atomically; updates the asset
+  `published_{code}` that the province DAG (`granary_province`) is scheduled on.
+- `dashboard_refresh`: 预热本行 Superset 看板 (`granary superset refresh`；未部署 Superset 时跳过).
+  Warms the bank's dashboards (a no-op where Superset was never set up).
+
+**告警 / alerts.** 任务最终失败时记录 (行, 日期, 失败任务, 原因) 到全省 `ops.dag_run`；
+`dashboard_refresh` 成功即记录本次运行成功. The first task to fail for good records
+(bank, day, task, reason) in the province's `ops.dag_run` with `granary ops record-run`;
+the last task's success records the run's success. The reason is also the last line of
+the failed task's log.
 
 Each task runs the command a person would, e.g.
 `granary ingest --tenant {code} --date 2024-06-30 --source {tables[0] if tables else "customer"}`.
@@ -132,12 +124,13 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
         "priority_weight": int(policy.get("priority_weight", 1)),
         # The bank's weight, as written: not summed over downstream tasks.
         "weight_rule": "absolute",
+        "on_failure_callback": partial(record_run, code=code, state="failed"),
     }
     with DAG(
         dag_id=f"granary_bank_{code}",
         description=(
             f"{bank['name_zh']} · {bank['name_en']}: "
-            "ingest → clean → route external → quality → dbt → publish"
+            "ingest → clean → route external → quality → dbt → publish → dashboards"
         ),
         doc_md=_doc_md(bank, tables, routed),
         schedule=_schedule(policy.get("schedule", "@daily")),
@@ -159,7 +152,14 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
         route = GranaryStep(task_id="route_external", bash_command=_command("external route", code))
         quality_gate = GranaryStep(task_id="quality_gate", bash_command=_command("validate", code))
         dbt_build = GranaryStep(task_id="dbt_build", bash_command=_command("transform", code))
-        publish = GranaryStep(task_id="publish", bash_command=_command("publish", code))
+        publish = GranaryStep(
+            task_id="publish", bash_command=_command("publish", code), outlets=[published(code)]
+        )
+        dashboard_refresh = GranaryStep(
+            task_id="dashboard_refresh",
+            bash_command=_command("superset refresh", code),
+            on_success_callback=partial(record_run, code=code, state="success"),
+        )
         for t in tables:
             ingests[t] >> cleans[t] >> quality_gate
             if t in routed:
@@ -169,28 +169,16 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
             cleans["customer"] >> route
         if not routed:
             route >> quality_gate
-        quality_gate >> dbt_build >> publish
+        quality_gate >> dbt_build >> publish >> dashboard_refresh
     return dag
-
-
-def _load_banks() -> list[dict]:
-    """Every bank's YAML. A broken file drops that bank only, never the other banks' DAGs;
-    `granary tenants` names the broken field."""
-    banks = []
-    for path in sorted(TENANTS_DIR.glob("*.yaml")):
-        try:
-            bank = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            log.error("%s: not readable YAML, no DAG for this bank: %s", path, exc)
-            continue
-        if not isinstance(bank, dict) or bank.get("code") != path.stem:
-            log.error("%s: field 'code' must equal the file name '%s'; no DAG for this bank", path, path.stem)
-            continue
-        banks.append(bank)
-    return banks
 
 
 _TABLES = source_tables()
 _ROUTED = external_tables(_TABLES)
-for _bank in _load_banks():
-    globals()[f"granary_bank_{_bank['code']}"] = build_dag(_bank, _TABLES, _ROUTED)
+# A task's own process parses this file again to find its task: then build that bank's DAG
+# only, not all 51 (the dag-processor, which sets no dag_id, still builds every bank's).
+_RUNNING = get_parsing_context().dag_id
+for _bank in load_banks():
+    _dag_id = f"granary_bank_{_bank['code']}"
+    if _RUNNING in (None, _dag_id):
+        globals()[_dag_id] = build_dag(_bank, _TABLES, _ROUTED)

@@ -36,6 +36,8 @@ AIRFLOW_VENV = REPO_ROOT / ".venv-airflow"
 AIRFLOW_BIN = AIRFLOW_VENV / "bin" / "airflow"
 DAGS_DIR = REPO_ROOT / "dags"
 METADATA_DB = "granary_airflow"
+PROVINCE_DAG = "granary_province"
+PARALLELISM = 2 * (os.cpu_count() or 2)
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 ADMIN_USER = "admin"
 FINISHED = {"success", "failed"}
@@ -113,10 +115,11 @@ def airflow_env(metadata_db: str = METADATA_DB) -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            # 2 cores: each task is a `granary` process that itself waits on Spark/dbt, so a few
-            # at once keeps the CPU busy without thrashing; per-bank pools share them fairly.
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+            # Two tasks per core: each task is a `granary` process that spends part of its life
+            # waiting on the Spark server, dbt or Postgres, so 2x keeps the cores busy without
+            # thrashing (measured in benchmarks/scheduler_day.py); per-bank pools share them fairly.
+            "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(PARALLELISM),
             "AIRFLOW__CORE__FERNET_KEY": _secret("fernet.key", token),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{_api_url()}/execution/",
             "AIRFLOW__CORE__AUTH_MANAGER": (
@@ -134,7 +137,9 @@ def airflow_env(metadata_db: str = METADATA_DB) -> dict[str, str]:
             "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt.secret", token),
             # A new or changed bank YAML shows up within seconds, not the default 5 minutes.
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "20",
+            # Parsing the 51 banks costs ~3 s of CPU (dag-processor measured at ~30% of a core with
+            # 20 s): once a minute is enough for a new bank YAML to show up.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "60",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
             # A task reports to the api-server's execution API; its default 5 s timeout failed the
@@ -325,10 +330,19 @@ class Api:
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
     def call(self, method: str, path: str, ok: tuple[int, ...] = (200, 201), **kwargs) -> requests.Response:
-        try:
-            response = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kwargs)
-        except requests.RequestException as exc:
-            raise EngineError(f"airflow api-server: {method} {path} failed: {exc}") from exc
+        # A GET is safe to repeat: on a saturated machine the single api-server worker has been
+        # seen to take over 30 s to answer while a hundred tasks report to it.
+        attempts = 4 if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self.session.request(method, f"{self.base}/api/v2{path}", timeout=60, **kwargs)
+                break
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if attempt == attempts:
+                    raise EngineError(f"airflow api-server: {method} {path} failed: {exc}") from exc
+                time.sleep(5)
+            except requests.RequestException as exc:
+                raise EngineError(f"airflow api-server: {method} {path} failed: {exc}") from exc
         if response.status_code not in ok:
             raise EngineError(f"airflow api-server: {method} {path} → {response.status_code} {response.text}")
         return response
@@ -439,15 +453,20 @@ def failure_reason(log_path: Path) -> str:
     return (cli_error or airflow_error or "(no error line in the log)")[:500]
 
 
-def run_day(tenants: list[Tenant], dt: date, timeout: int = 1800) -> bool:
+def run_day(tenants: list[Tenant], dt: date, timeout: int = 1800, province: bool = True) -> bool:
     """Run each bank's DAG for business date dt through the scheduler; True iff all succeed.
 
     A bank whose run for dt already succeeded is not rerun; one that failed has its failed
-    tasks cleared and retried (the fix-and-rerun path); others are triggered fresh.
+    tasks cleared and retried (the fix-and-rerun path); others are triggered fresh. Then,
+    if every bank succeeded and `province`, the province DAG's run (see run_province).
     """
     api = Api()
+    started = datetime.now(UTC)
     sync_pools(tenants, api)
-    wait_for_dags(api, [t.dag_id for t in tenants])
+    wait_for_dags(api, [t.dag_id for t in tenants] + ([PROVINCE_DAG] if province else []))
+    if province:
+        # Unpaused before the banks publish: a paused DAG's asset condition is not evaluated.
+        api.call("PATCH", f"/dags/{PROVINCE_DAG}", json={"is_paused": False})
     banks = [BankRun(t) for t in tenants]
     for bank in banks:
         _start_or_resume(api, bank, dt)
@@ -483,4 +502,122 @@ def run_day(tenants: list[Tenant], dt: date, timeout: int = 1800) -> bool:
         for task_id, try_number in bank.failed or []:
             log = task_log_file(bank.tenant.dag_id, bank.run_id, task_id, try_number)
             console.print(f"    {task_id}: {failure_reason(log)}\n    log: {log}")
-    return all(b.state == "success" for b in banks)
+    ok = all(b.state == "success" for b in banks)
+    if not ok and province:
+        console.print(
+            f"province: {PROVINCE_DAG} waits for every bank's publish or its daily deadline; "
+            "fix and rerun the failed bank (`granary airflow run-day --tenants <bank>`) to run it now"
+        )
+    elif province:
+        ok = run_province(api, dt, since=started, timeout=max(60, int(deadline - time.monotonic())))
+    return ok
+
+
+@dataclass
+class ProvinceRun:
+    run_id: str
+    run_type: str
+    state: str
+
+
+def run_province(api: Api, dt: date, since: datetime, timeout: int = 600) -> bool:
+    """Wait for the province DAG's run after the banks published; True iff it succeeded.
+
+    When every configured bank has published since its last run, the scheduler starts it
+    from the banks' assets (run_type asset_triggered). When only some banks ran (a demo or a
+    benchmark on a subset), the asset condition still waits for the others: then the
+    province is triggered by hand for dt, as an operator would before the deadline.
+    """
+    configured = len(load_tenants())
+    deadline = time.monotonic() + timeout
+    run: ProvinceRun | None = None
+    with console.status(f"province: waiting for {PROVINCE_DAG} …"):
+        while run is None:
+            runs = api.call(
+                "GET", f"/dags/{PROVINCE_DAG}/dagRuns", params={"queued_at_gte": _iso(since)}
+            ).json()["dag_runs"]
+            triggered = [r for r in runs if r["run_type"] == "asset_triggered"]
+            if triggered:
+                r = triggered[-1]
+                run = ProvinceRun(r["dag_run_id"], r["run_type"], r["state"])
+                break
+            queued = api.call("GET", f"/dags/{PROVINCE_DAG}/assets/queuedEvents", ok=(200, 404)).json()
+            assets = {e["asset_id"] for e in queued.get("queued_events", [])}
+            if len(assets) < configured:
+                body = {"logical_date": None, "conf": {"dates": [dt.isoformat()]}}
+                r = api.call("POST", f"/dags/{PROVINCE_DAG}/dagRuns", json=body).json()
+                run = ProvinceRun(r["dag_run_id"], r["run_type"], r["state"])
+                break
+            if time.monotonic() > deadline:
+                raise EngineError(f"{PROVINCE_DAG}: no run after {timeout}s although every bank published")
+            time.sleep(2)
+        while run.state not in FINISHED:
+            if time.monotonic() > deadline:
+                raise EngineError(f"{PROVINCE_DAG} run {run.run_id} not finished after {timeout}s")
+            time.sleep(2)
+            run.state = api.call("GET", f"/dags/{PROVINCE_DAG}/dagRuns/{run.run_id}").json()["state"]
+    how = "by the banks' assets" if run.run_type == "asset_triggered" else "by hand for this subset of banks"
+    if run.state == "success":
+        console.print(f"[green]✓[/] province {dt}: {PROVINCE_DAG} succeeded (started {how})")
+        return True
+    console.print(f"[red]✗[/] province {dt}: {PROVINCE_DAG} run {run.run_id} failed (started {how})")
+    tis = api.call("GET", f"/dags/{PROVINCE_DAG}/dagRuns/{run.run_id}/taskInstances").json()
+    for ti in tis["task_instances"]:
+        if ti["state"] == "failed":
+            log = task_log_file(PROVINCE_DAG, run.run_id, ti["task_id"], ti["try_number"])
+            console.print(f"    {ti['task_id']}: {failure_reason(log)}\n    log: {log}")
+    return False
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# --- backfill ---------------------------------------------------------------------------
+
+
+def backfill(tenants: list[Tenant], first: date, last: date, timeout: int = 7200) -> bool:
+    """Airflow backfills (one per bank, visible in its Grid view) for first..last; True iff all succeed.
+
+    Days run in order within a bank (max_active_runs 1: comparisons read earlier days); banks
+    run side by side, each in its pool. A day that already succeeded is not rerun, a failed
+    one is (reprocess_behavior "failed").
+    """
+    api = Api()
+    sync_pools(tenants, api)
+    wait_for_dags(api, [t.dag_id for t in tenants])
+    for tenant in tenants:
+        api.call("PATCH", f"/dags/{tenant.dag_id}", json={"is_paused": False})
+        body = {
+            "dag_id": tenant.dag_id,
+            "from_date": _logical_date(first),
+            "to_date": _logical_date(last),
+            "max_active_runs": 1,
+            "reprocess_behavior": "failed",
+        }
+        api.call("POST", "/backfills", json=body)
+    days = (last - first).days + 1
+    params = {"logical_date_gte": _logical_date(first), "logical_date_lte": _logical_date(last), "limit": 500}
+    deadline = time.monotonic() + timeout
+    with console.status(f"backfill {first}..{last}: {len(tenants)} bank(s) x {days} day(s) …"):
+        while True:
+            states = {
+                t.code: {
+                    r["logical_date"][:10]: r["state"]
+                    for r in api.call("GET", f"/dags/{t.dag_id}/dagRuns", params=params).json()["dag_runs"]
+                }
+                for t in tenants
+            }
+            if all(len(s) == days and set(s.values()) <= FINISHED for s in states.values()):
+                break
+            if time.monotonic() > deadline:
+                raise EngineError(f"backfill {first}..{last} not finished after {timeout}s: {states}")
+            time.sleep(5)
+    for code, by_day in states.items():
+        failed = sorted(d for d, s in by_day.items() if s != "success")
+        mark = "[green]✓[/]" if not failed else "[red]✗[/]"
+        console.print(
+            f"{mark} {code}: {days - len(failed)}/{days} days succeeded"
+            + (f"; failed {failed}" if failed else "")
+        )
+    return all(set(s.values()) == {"success"} for s in states.values())

@@ -21,6 +21,7 @@ class Settings:
     landing_root: Path
     lake_root: Path
     warehouse_root: Path
+    archive_root: Path  # a removed bank's data, moved (never deleted) by `granary tenant remove`
     secrets_dir: Path
     run_dir: Path
     spark_remote: str
@@ -43,6 +44,7 @@ def settings() -> Settings:
         landing_root=Path(env("GRANARY_LANDING_ROOT", str(data / "landing"))),
         lake_root=Path(env("GRANARY_LAKE_ROOT", str(data / "lake"))),
         warehouse_root=Path(env("GRANARY_WAREHOUSE_ROOT", str(data / "warehouse"))),
+        archive_root=Path(env("GRANARY_ARCHIVE_ROOT", str(data / "archive"))),
         # Keys and passwords live outside the repo, owner-only (see secrets.py).
         secrets_dir=Path(env("GRANARY_SECRETS_DIR", str(Path.home() / ".granary" / "secrets"))),
         run_dir=Path(env("GRANARY_RUN_DIR", str(home / ".run"))),

@@ -119,6 +119,18 @@ create table if not exists ops.mart_external_bill (
     amount numeric(18, 2) not null,
     primary key (tenant, month, provider, product, unit_price)
 );
+-- The latest day (month, for the bill) of each mart: what the dashboard shows. Views, because
+-- Superset refuses sub-queries in a chart's own filters.
+create or replace view ops.latest_bank_day as
+    select * from ops.mart_bank_day where dt = (select max(dt) from ops.mart_bank_day);
+create or replace view ops.latest_quality as
+    select * from ops.mart_quality where dt = (select max(dt) from ops.mart_quality);
+create or replace view ops.latest_quarantine as
+    select * from ops.mart_quarantine where dt = (select max(dt) from ops.mart_quarantine);
+create or replace view ops.latest_external_usage as
+    select * from ops.mart_external_usage where dt = (select max(dt) from ops.mart_external_usage);
+create or replace view ops.latest_external_bill as
+    select * from ops.mart_external_bill where month = (select max(month) from ops.mart_external_bill);
 """
 # What the province's read-only role (granary.serving.province_reader_role) may SELECT.
 READABLE = (
@@ -129,6 +141,11 @@ READABLE = (
     "mart_quarantine",
     "mart_external_usage",
     "mart_external_bill",
+    "latest_bank_day",
+    "latest_quality",
+    "latest_quarantine",
+    "latest_external_usage",
+    "latest_external_bill",
 )
 
 RUN_STATES = ("success", "failed")

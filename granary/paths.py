@@ -50,6 +50,16 @@ def warehouse_db(tenant: str) -> Path:
     return settings().warehouse_root / f"{tenant}.duckdb"
 
 
+def archive_dir(tenant: str, stamp: str) -> Path:
+    """Where `granary tenant remove` moves a removed bank's landing, lake, warehouse and serving dump."""
+    return settings().archive_root / f"{tenant}-{stamp}"
+
+
+def removed_secrets_dir(tenant: str, stamp: str) -> Path:
+    """A removed bank's keys and passwords (its PII key still reads its archived tokens): owner-only."""
+    return settings().secrets_dir / "removed" / f"{tenant}-{stamp}"
+
+
 def tenant_key_file(tenant: str) -> Path:
     return settings().secrets_dir / f"{tenant}.pii.key"
 

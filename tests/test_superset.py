@@ -27,9 +27,13 @@ PAIRS = [("qingshan", "hexi"), ("hexi", "qingshan")]
 @dataclass(frozen=True)
 class BankIds:
     database: int
-    dashboard: int
-    charts: dict[str, int]  # slice name -> id
+    dashboards: dict[str, int]  # title -> id, every template dashboard of the bank
+    charts: dict[str, int]  # slice name -> id, every chart on those dashboards
     datasets: dict[str, int]  # table name -> id
+
+    @property
+    def overview(self) -> int:
+        return next(i for title, i in self.dashboards.items() if title.endswith("经营概览"))
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +42,20 @@ def admin(superset_stack) -> SupersetClient:
 
 
 def bank_ids(admin: SupersetClient, tenant: Tenant) -> BankIds:
+    from granary.superset import refresh
+
     database = admin.find("database", uuid=bundle.asset_uuid(tenant, "database"))[0]["id"]
-    dashboard = admin.find("dashboard", uuid=bundle.asset_uuid(tenant, "dashboard:overview"))[0]["id"]
+    dashboards = refresh.bank_dashboard_ids(admin, tenant)
     datasets = admin.list_all("dataset", filters=[{"col": "database", "opr": "rel_o_m", "value": database}])
-    charts = admin.call("GET", f"/api/v1/dashboard/{dashboard}/charts")["result"]
+    charts = {
+        c["slice_name"]: c["id"]
+        for dashboard in dashboards.values()
+        for c in admin.call("GET", f"/api/v1/dashboard/{dashboard}/charts")["result"]
+    }
     return BankIds(
         database=database,
-        dashboard=dashboard,
-        charts={c["slice_name"]: c["id"] for c in charts},
+        dashboards=dashboards,
+        charts=charts,
         datasets={d["table_name"]: d["id"] for d in datasets},
     )
 
@@ -68,12 +78,14 @@ def test_analyst_cannot_reach_other_bank(superset_stack, admin, own, other):
     client = analyst(me)
 
     listed = {d["id"] for d in client.list_all("dashboard")}
-    assert theirs.dashboard not in listed
-    assert client.request("GET", f"/api/v1/dashboard/{theirs.dashboard}").status_code in DENIED
+    assert len(theirs.dashboards) == len(bundle.dashboard_uuids(them)) == 8
+    assert not listed & set(theirs.dashboards.values())
+    for dashboard in theirs.dashboards.values():
+        assert client.request("GET", f"/api/v1/dashboard/{dashboard}").status_code in DENIED
+        assert client.request("GET", f"/api/v1/dashboard/{dashboard}/charts").status_code in DENIED
     assert client.request("GET", f"/api/v1/dashboard/{bundle.dashboard_slug(them)}").status_code in DENIED
-    assert client.request("GET", f"/api/v1/dashboard/{theirs.dashboard}/charts").status_code in DENIED
 
-    assert len(theirs.charts) == 6
+    assert len(theirs.charts) > 50
     for chart_id in theirs.charts.values():
         assert client.request("GET", f"/api/v1/chart/{chart_id}").status_code in DENIED
         assert client.request("GET", f"/api/v1/chart/{chart_id}/data/").status_code in DENIED
@@ -108,18 +120,28 @@ def test_analyst_reads_own_dashboard_rows(superset_stack, admin, own, other):
     mine = bank_ids(admin, facts.tenant)
     client = analyst(facts.tenant)
 
-    dashboard = client.call("GET", f"/api/v1/dashboard/{mine.dashboard}")["result"]
-    assert dashboard["dashboard_title"] == f"{facts.tenant.name_zh} · 经营概览"
-    assert set(mine.charts) == {
-        "贷款余额",
-        "不良贷款率",
-        "存款余额",
-        "网点贷款余额排名",
-        "客户标签分布",
-        "全行指标一览",
+    listed = {d["id"]: d["dashboard_title"] for d in client.list_all("dashboard")}
+    assert listed == {i: title for title, i in mine.dashboards.items()}
+    name = facts.tenant.name_zh
+    assert set(mine.dashboards) == {
+        f"{name} · {title}"
+        for title in (
+            "经营概览",
+            "客户标签",
+            "数据质量",
+            "公共主题",
+            "风险主题",
+            "营销主题",
+            "运营主题",
+            "信贷主题",
+        )
     }
-    for chart_id in mine.charts.values():
-        assert chart_rows(client, chart_id), f"chart {chart_id} returned no rows"
+    assert {"贷款余额", "不良贷款率", "存款余额", "网点贷款余额排名", "客户标签分布", "全行指标一览"} <= set(
+        mine.charts
+    )
+    # Every chart of every dashboard answers with rows from the bank's own data.
+    empty = [title for title, chart_id in mine.charts.items() if not chart_rows(client, chart_id)]
+    assert not empty, f"charts with no rows: {empty}"
 
     [loan] = chart_rows(client, mine.charts["贷款余额"])
     assert loan["loan_balance_latest"] == pytest.approx(facts.loan_balance_latest)
@@ -132,6 +154,66 @@ def test_analyst_reads_own_dashboard_rows(superset_stack, admin, own, other):
     assert not set(branches) & set(others.branch_ids)
     balances = [r["loan_balance_latest"] for r in ranking]
     assert balances == sorted(balances, reverse=True)
+
+
+@pytest.mark.slow
+def test_analyst_saves_own_chart_and_dashboard_unseen_by_other_bank(superset_stack, admin):
+    """Self-service: an analyst saves a chart on the bank's dataset and a dashboard holding it;
+    the other bank's analyst neither lists nor opens either, and cannot chart the dataset."""
+    me, them = superset_stack.banks["qingshan"].tenant, superset_stack.banks["hexi"].tenant
+    mine = bank_ids(admin, me)
+    client, other = analyst(me), analyst(them)
+    dataset = mine.datasets["ads_branch_daily"]
+    params = {"viz_type": "table", "groupby": ["branch_id"], "metrics": ["loan_balance_latest"]}
+    chart = client.call(
+        "POST",
+        "/api/v1/chart/",
+        json={
+            "slice_name": "我的网点贷款",
+            "viz_type": "table",
+            "datasource_id": dataset,
+            "datasource_type": "table",
+            "params": json.dumps(params),
+        },
+    )["id"]
+    dashboard = client.call(
+        "POST", "/api/v1/dashboard/", json={"dashboard_title": "我的看板", "published": True}
+    )["id"]
+    try:
+        client.call("PUT", f"/api/v1/chart/{chart}", json={"dashboards": [dashboard]})
+        assert chart in {c["id"] for c in client.list_all("chart")}
+        assert dashboard in {d["id"] for d in client.list_all("dashboard")}
+        query = {
+            "datasource": {"id": dataset, "type": "table"},
+            "queries": [{"columns": ["branch_id"], "metrics": ["loan_balance_latest"], "row_limit": 100}],
+            "result_format": "json",
+            "result_type": "full",
+        }
+        rows = client.call("POST", "/api/v1/chart/data", json=query)["result"][0]["data"]
+        assert {r["branch_id"] for r in rows} == set(superset_stack.banks["qingshan"].branch_ids)
+
+        assert chart not in {c["id"] for c in other.list_all("chart")}
+        assert dashboard not in {d["id"] for d in other.list_all("dashboard")}
+        assert other.request("GET", f"/api/v1/chart/{chart}").status_code in DENIED
+        assert other.request("GET", f"/api/v1/dashboard/{dashboard}").status_code in DENIED
+        assert other.request("GET", f"/api/v1/dashboard/{dashboard}/charts").status_code in DENIED
+        assert other.request("PUT", f"/api/v1/chart/{chart}", json={"slice_name": "x"}).status_code in DENIED
+        assert other.request("DELETE", f"/api/v1/dashboard/{dashboard}").status_code in DENIED
+        # Nor can the other analyst save a chart of their own on this bank's dataset.
+        stolen = other.request(
+            "POST",
+            "/api/v1/chart/",
+            json={
+                "slice_name": "x",
+                "viz_type": "table",
+                "datasource_id": dataset,
+                "datasource_type": "table",
+            },
+        )
+        assert stolen.status_code in (*DENIED, 422), stolen.text[:300]
+    finally:
+        client.call("DELETE", f"/api/v1/chart/{chart}")
+        client.call("DELETE", f"/api/v1/dashboard/{dashboard}")
 
 
 def _sql(client: SupersetClient, database_id: int, sql: str, schema: str):
@@ -206,12 +288,14 @@ def test_reprovisioning_updates_in_place(superset_stack, admin, artifacts_dir: P
         provision.provision(tenants)
         timings.append(time.perf_counter() - started)
     assert _counts(admin) == before
-    assert before["dashboard"] == 2 and before["database"] == 2 and before["dataset"] == 12
+    datasets = len(bundle_tables())
+    assert before["dashboard"] == 2 * 8 and before["database"] == 2 and before["dataset"] == 2 * datasets
     assert {t.code: bank_ids(admin, t) for t in tenants} == ids_before
     for t in tenants:
-        dashboard = admin.call("GET", f"/api/v1/dashboard/{ids_before[t.code].dashboard}")["result"]
-        assert [r["name"] for r in dashboard["roles"]] == [t.superset_role]
-        assert dashboard["published"] is True
+        for dashboard_id in ids_before[t.code].dashboards.values():
+            dashboard = admin.call("GET", f"/api/v1/dashboard/{dashboard_id}")["result"]
+            assert [r["name"] for r in dashboard["roles"]] == [t.superset_role]
+            assert dashboard["published"] is True
     (artifacts_dir / "superset_timings.json").write_text(
         json.dumps(
             {
@@ -239,6 +323,7 @@ def test_restart_is_warm_and_idempotent(superset_stack):
 
 def test_bundle_is_deterministic_per_bank():
     """Same bank, same UUIDs and YAML (bar the export timestamp); two banks share no UUID."""
+    from granary.catalog.indicators import load_catalog
     from granary.tenants import get_tenant
 
     qingshan, hexi = get_tenant("qingshan"), get_tenant("hexi")
@@ -247,7 +332,13 @@ def test_bundle_is_deterministic_per_bank():
         k: v for k, v in again.items() if k != "metadata.yaml"
     }
     assert set(first) >= {"metadata.yaml", bundle.DATABASE_FILE, "dashboards/overview.yaml"}
-    assert len([f for f in first if f.startswith("datasets/")]) == 6
+    assert len([f for f in first if f.startswith("datasets/")]) == len(bundle_tables())
+    # One dashboard per theme of the indicator catalog, plus overview, tags and quality.
+    themes = load_catalog().themes
+    assert len(bundle.dashboard_uuids(qingshan)) == len(themes) + 3
+    assert {f"dashboards/theme_{code}.yaml" for code in themes} <= set(first)
+    names = [yaml.safe_load(text)["slice_name"] for name, text in first.items() if name.startswith("charts/")]
+    assert len(names) == len(set(names)), "chart names must tell charts apart"
 
     def uuids(files: dict[str, str]) -> set[str]:
         return {yaml.safe_load(text).get("uuid") for text in files.values()} - {None}

@@ -20,6 +20,7 @@ import yaml
 
 from granary.config import settings
 from granary.serving import serving_database
+from granary.superset import layout, themes
 from granary.tenants import Tenant
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -28,6 +29,7 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://granary.local/superset")
 # Superset's placeholder for a password kept out of the bundle (sent beside it instead).
 PASSWORD_MASK = "X" * 10
 DATABASE_FILE = "databases/bank.yaml"
+THEME_DIR = themes.THEME_DIR
 
 
 def asset_uuid(tenant: Tenant, asset: str) -> str:
@@ -39,8 +41,8 @@ def database_name(tenant: Tenant) -> str:
     return f"{tenant.name_zh}（{tenant.code}）"
 
 
-def dashboard_slug(tenant: Tenant) -> str:
-    return f"{tenant.code}-overview"
+def dashboard_slug(tenant: Tenant, name: str = "overview") -> str:
+    return f"{tenant.code}-{name}"
 
 
 def sqlalchemy_uri(tenant: Tenant) -> str:
@@ -50,45 +52,6 @@ def sqlalchemy_uri(tenant: Tenant) -> str:
         f"postgresql+psycopg2://{tenant.reader_role}:{PASSWORD_MASK}@{s.pg_host}:{s.pg_port}/"
         f"{serving_database(tenant)}?options=-csearch_path%3D{tenant.serving_schema}"
     )
-
-
-def _position(tenant: Tenant, title: str, rows: list[list[tuple[str, int, int]]]) -> dict[str, Any]:
-    """Superset's dashboard layout tree (v2) for rows of (chart key, width, height)."""
-    position: dict[str, Any] = {
-        "DASHBOARD_VERSION_KEY": "v2",
-        "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
-        "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
-        "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": title}},
-    }
-    chart_number = 0
-    for row_number, row in enumerate(rows, start=1):
-        row_id = f"ROW-{row_number}"
-        position["GRID_ID"]["children"].append(row_id)
-        position[row_id] = {
-            "type": "ROW",
-            "id": row_id,
-            "children": [],
-            "parents": ["ROOT_ID", "GRID_ID"],
-            "meta": {"background": "BACKGROUND_TRANSPARENT"},
-        }
-        for key, width, height in row:
-            chart_number += 1
-            chart_id = f"CHART-{key}"
-            position[row_id]["children"].append(chart_id)
-            position[chart_id] = {
-                "type": "CHART",
-                "id": chart_id,
-                "children": [],
-                "parents": ["ROOT_ID", "GRID_ID", row_id],
-                # chartId is a placeholder: the import maps uuid -> the chart's real id.
-                "meta": {
-                    "chartId": chart_number,
-                    "uuid": asset_uuid(tenant, f"chart:{key}"),
-                    "width": width,
-                    "height": height,
-                },
-            }
-    return position
 
 
 def _environment() -> jinja2.Environment:
@@ -101,6 +64,76 @@ def _environment() -> jinja2.Environment:
     # JSON is YAML: every interpolated value is quoted and escaped correctly, Chinese kept readable.
     env.filters["y"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env
+
+
+def _as_frontend_builds(params: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+    """The stored query in the shape Superset's own frontend builds from the chart's params for
+    each viz type, so that warming it (`granary superset refresh`) fills the very cache entries a
+    dashboard then reads: the cache key is a hash of the whole query."""
+    q = dict(query)
+    viz = params["viz_type"]
+    metrics = q.get("metrics") or []
+    if viz == "big_number_total":
+        q.pop("orderby", None)
+        q.pop("row_limit", None)
+    elif viz == "table":
+        q |= {"post_processing": [], "time_offsets": []}
+        if params.get("query_mode") == "raw":
+            q["metrics"] = None
+        else:
+            q["series_limit_metric"] = params.get("timeseries_limit_metric")
+    elif viz == "pie":
+        metric = metrics[0]
+        q["post_processing"] = [
+            {
+                "operation": "contribution",
+                "options": {"columns": [metric], "rename_columns": [f"{metric}__contribution"]},
+            }
+        ]
+    elif viz == "pivot_table_v2":
+        q["columns"] = [*params["groupbyColumns"], *params["groupbyRows"]]
+    elif viz == "echarts_timeseries_bar":
+        x, series = params["x_axis"], list(params.get("groupby") or [])
+        axis = {
+            "columnType": "BASE_AXIS",
+            "sqlExpression": x,
+            "label": x,
+            "expressionType": "SQL",
+            "isColumnReference": True,
+        }
+        steps: list[dict[str, Any]] = [
+            {
+                "operation": "pivot",
+                "options": {
+                    "index": [x],
+                    "columns": series,
+                    "aggregates": {m: {"operator": "mean"} for m in metrics},
+                    "drop_missing_columns": False,
+                },
+            }
+        ]
+        if params.get("x_axis_sort"):
+            steps.append(
+                {
+                    "operation": "sort",
+                    "options": {"by": params["x_axis_sort"], "ascending": params["x_axis_sort_asc"]},
+                }
+            )
+        if series and len(metrics) == 1:
+            steps.append(
+                {
+                    "operation": "rename",
+                    "options": {"columns": {metrics[0]: None}, "level": 0, "inplace": True},
+                }
+            )
+        steps.append({"operation": "flatten"})
+        q |= {
+            "columns": [axis, *series],
+            "series_columns": series,
+            "post_processing": steps,
+            "time_offsets": [],
+        }
+    return q
 
 
 def _query_context(chart: dict[str, Any]) -> str:
@@ -116,7 +149,8 @@ def _query_context(chart: dict[str, Any]) -> str:
             "url_params": {},
             "custom_params": {},
             "custom_form_data": {},
-            **q,
+            "group_others_when_limit_reached": False,
+            **_as_frontend_builds(chart["params"], q),
         }
         for q in short["queries"]
     ]
@@ -134,33 +168,76 @@ def _query_context(chart: dict[str, Any]) -> str:
     )
 
 
-def render(tenant: Tenant) -> dict[str, str]:
-    """The bank's bundle as {path inside the bundle: YAML text}."""
-    env = _environment()
-    context = {
+def _query_filters(filters: list[tuple[str, str, Any]]) -> list[dict[str, Any]]:
+    """A template's (column, operator, value) filters as a stored query's filter clauses."""
+    return [
+        {"col": col, "op": op} if op in ("IS NULL", "IS NOT NULL") else {"col": col, "op": op, "val": val}
+        for col, op, val in filters
+    ]
+
+
+def _context(tenant: Tenant) -> dict[str, Any]:
+    def chart_uuid(key: str) -> str:
+        return asset_uuid(tenant, f"chart:{key}")
+
+    def dataset_uuid(table: str) -> str:
+        return asset_uuid(tenant, f"dataset:{table}")
+
+    return {
         "bank": tenant,
         "schema": tenant.serving_schema,
         # Superset treats a Postgres database as a catalog; permissions name it.
         "catalog": serving_database(tenant),
         "database_name": database_name(tenant),
         "sqlalchemy_uri": sqlalchemy_uri(tenant),
-        "dashboard_slug": dashboard_slug(tenant),
+        "dashboard_slug": lambda name: dashboard_slug(tenant, name),
         "timestamp": datetime.now(UTC).isoformat(),
         "uuid": lambda asset: asset_uuid(tenant, asset),
-        "position": lambda title, rows: _position(tenant, title, rows),
+        "position": lambda title, rows: layout.position(title, rows, chart_uuid),
+        "filters": lambda name, rows, specs: layout.native_filters(name, rows, specs, dataset_uuid),
+        "query_filter_list": _query_filters,
+        "themes": themes.themes(),
+        "labels": themes.label_sql(),
     }
+
+
+def _render_one(
+    env: jinja2.Environment, template: str, context: dict[str, Any], tenant: Tenant, chart: bool
+) -> str:
+    text = env.get_template(template).render(context)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(
+            f"{TEMPLATES / template}: renders to invalid YAML for bank '{tenant.code}': {exc}"
+        ) from exc
+    if chart:
+        doc["query_context"] = _query_context(doc)
+        text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    return text
+
+
+def render(tenant: Tenant) -> dict[str, str]:
+    """The bank's bundle as {path inside the bundle: YAML text}.
+
+    Templates under theme/ are rendered once per indicator theme of the catalog (with `theme`
+    in the context): theme/charts/* for every theme, theme/<code>/* for that theme only, and
+    theme/dashboard.yaml as the theme's dashboard.
+    """
+    env = _environment()
+    context = _context(tenant)
     files: dict[str, str] = {}
     for path in sorted(TEMPLATES.rglob("*.yaml")):
         name = path.relative_to(TEMPLATES).as_posix()
-        text = env.get_template(name).render(context)
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: renders to invalid YAML for bank '{tenant.code}': {exc}") from exc
-        if name.startswith("charts/"):
-            doc["query_context"] = _query_context(doc)
-            text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
-        files[name] = text
+        if not name.startswith(f"{THEME_DIR}/"):
+            files[name] = _render_one(env, name, context, tenant, name.startswith("charts/"))
+    for theme in context["themes"]:
+        theme_context = {**context, "theme": theme}
+        for name in theme.chart_templates:
+            stem = name.rsplit("/", 1)[1].removesuffix(".yaml")
+            files[f"charts/{theme.code}.{stem}.yaml"] = _render_one(env, name, theme_context, tenant, True)
+        dashboard = _render_one(env, f"{THEME_DIR}/dashboard.yaml", theme_context, tenant, False)
+        files[f"dashboards/theme_{theme.code}.yaml"] = dashboard
     return files
 
 

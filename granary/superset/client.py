@@ -37,6 +37,12 @@ class SupersetClient:
         self.username = username
         self.timeout = timeout
         self.session = requests.Session()
+        self._password = password
+        self._login()
+
+    def _login(self) -> None:
+        username, password, timeout = self.username, self._password, self.timeout
+        self.session.headers.pop("Authorization", None)
         try:
             login = self.session.post(
                 f"{self.base_url}/api/v1/security/login",
@@ -60,7 +66,12 @@ class SupersetClient:
         """Any call; the caller reads the status (tests assert on 403/404)."""
         kwargs.setdefault("timeout", self.timeout)
         try:
-            return self.session.request(method, f"{self.base_url}{path}", **kwargs)
+            resp = self.session.request(method, f"{self.base_url}{path}", **kwargs)
+            # Access tokens live 15 min; a long provisioning run on a loaded machine outlives one.
+            if resp.status_code == 401 and "expired" in resp.text:
+                self._login()
+                resp = self.session.request(method, f"{self.base_url}{path}", **kwargs)
+            return resp
         except requests.RequestException as exc:
             raise EngineError(f"Superset {method} {path} failed: {exc}") from exc
 

@@ -16,7 +16,7 @@ from rich.progress import Progress
 from granary.errors import EngineError
 from granary.secrets import tenant_password
 from granary.serving import serving_database
-from granary.superset import bundle, credentials
+from granary.superset import bundle, credentials, province
 from granary.superset.client import SupersetClient
 from granary.tenants import Tenant
 
@@ -37,7 +37,7 @@ FORBIDDEN_PAIRS = {("can_estimate_query_cost", "SQLLab")}
 class BankAssets:
     database_id: int
     datasets: dict[str, int]  # table name -> dataset id
-    dashboard_id: int
+    dashboards: dict[str, int]  # uuid -> dashboard id, every template dashboard of the bank
 
 
 def admin_client() -> SupersetClient:
@@ -61,11 +61,11 @@ def import_assets(client: SupersetClient, tenant: Tenant) -> BankAssets:
     datasets = client.list_all(
         "dataset", filters=[{"col": "database", "opr": "rel_o_m", "value": database["id"]}]
     )
-    dashboard = _one(
-        client.find("dashboard", uuid=bundle.asset_uuid(tenant, "dashboard:overview")),
-        f"dashboard of {tenant.code}",
-    )
-    return BankAssets(database["id"], {d["table_name"]: d["id"] for d in datasets}, dashboard["id"])
+    dashboards = {
+        uuid: _one(client.find("dashboard", uuid=uuid), f"dashboard {uuid} of {tenant.code}")["id"]
+        for uuid in bundle.dashboard_uuids(tenant)
+    }
+    return BankAssets(database["id"], {d["table_name"]: d["id"] for d in datasets}, dashboards)
 
 
 def _one(rows: list[dict], what: str) -> dict:
@@ -149,10 +149,9 @@ def grant_bank(client: SupersetClient, tenant: Tenant, assets: BankAssets, permi
         json={"permission_view_menu_ids": sorted(permissions)},
     )
     _ensure_analyst(client, tenant, role_id)
-    # DASHBOARD_RBAC: only this bank's role (and admins) may open the dashboard.
-    client.call(
-        "PUT", f"/api/v1/dashboard/{assets.dashboard_id}", json={"roles": [role_id], "published": True}
-    )
+    # DASHBOARD_RBAC: only this bank's role (and admins) may open the bank's dashboards.
+    for dashboard_id in assets.dashboards.values():
+        client.call("PUT", f"/api/v1/dashboard/{dashboard_id}", json={"roles": [role_id], "published": True})
 
 
 def provision(tenants: list[Tenant]) -> None:
@@ -173,8 +172,15 @@ def provision(tenants: list[Tenant]) -> None:
         for tenant, assets in imported:
             grant_bank(client, tenant, assets, base | _data_permission_ids(tenant, assets, known))
             progress.advance(task)
+    # The province ops dashboard (granary.superset.province): the province admin's alone.
+    ops = province.provision(client, base)
     for tenant, _ in imported:
         console.print(
             f"[green]✓[/] superset {tenant.code}: role {tenant.superset_role}, user {tenant.analyst_user}, "
-            f"dashboard /superset/dashboard/{bundle.dashboard_slug(tenant)}/"
+            f"{len(bundle.dashboard_uuids(tenant))} dashboards "
+            f"(start at /superset/dashboard/{bundle.dashboard_slug(tenant)}/)"
         )
+    console.print(
+        f"[green]✓[/] superset province: role {province.PROVINCE_ROLE}, user {province.PROVINCE_USER}, "
+        f"dashboard /superset/dashboard/{province.DASHBOARD_SLUG}/ ({ops.charts} charts)"
+    )

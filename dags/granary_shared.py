@@ -1,0 +1,99 @@
+"""What both DAG files share: the banks (`tenants/*.yaml`), the source tables, the step operator.
+
+No DAG here (listed in .airflowignore); the bank and province DAG files import it. It imports
+only pyyaml and Airflow's SDK, never `granary` (that lives in the core virtualenv).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+TENANTS_DIR = Path(os.environ.get("GRANARY_TENANTS_DIR", str(REPO / "tenants")))
+SOURCES_DIR = REPO / "granary" / "catalog" / "sources"
+GRANARY_BIN = os.environ.get("GRANARY_BIN", str(REPO / ".venv" / "bin" / "granary"))
+
+# Exit codes of the granary CLI that retrying cannot fix: 2 = bad usage or tenant
+# configuration, 3 = bad data (DataError). 1 (engine down, or any other failure) is retried.
+NO_RETRY_EXIT_CODES = {2: "配置或用法错误 (bad configuration or usage)", 3: "数据错误 (bad data)"}
+
+
+class GranaryStep(BashOperator):
+    """Runs one `granary` CLI step. The CLI's last line (its `error: …` on failure) becomes the
+    task's exception, so the reason is the log's last word and the alert's text; bad data or
+    configuration fails at once instead of retrying. A step with outlets (publish) stamps the
+    business date on its asset event for the province DAG."""
+
+    def execute(self, context):  # noqa: ANN001, ANN201 - Airflow's signature
+        result = self.subprocess_hook.run_command(
+            command=[shutil.which("bash") or "bash", "-c", self.bash_command],
+            env=self.get_env(context),
+            output_encoding=self.output_encoding,
+            cwd=self.cwd,
+        )
+        if result.exit_code == 0:
+            for asset in self.outlets:
+                context["outlet_events"][asset].extra = {"dt": context["ds"]}
+            return result.output
+        reason = result.output.strip().removeprefix("error:").strip() or "(the command printed nothing)"
+        code = result.exit_code
+        if code in NO_RETRY_EXIT_CODES:
+            raise AirflowFailException(
+                f"{reason}\ngranary exited {code}: {NO_RETRY_EXIT_CODES[code]}; not retried. "
+                "Fix the data or configuration named above, then clear this task. "
+                "修正上面指出的数据或配置后，清除 (clear) 此任务重跑。"
+            )
+        raise AirflowException(f"{reason}\ngranary exited {code}: engine failure, retried with backoff")
+
+
+def load_banks() -> list[dict]:
+    """Every bank's YAML. A broken file drops that bank only, never the other banks' DAGs;
+    `granary tenants` names the broken field."""
+    banks = []
+    for path in sorted(TENANTS_DIR.glob("*.yaml")):
+        try:
+            bank = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            log.error("%s: not readable YAML, no DAG for this bank: %s", path, exc)
+            continue
+        if not isinstance(bank, dict) or bank.get("code") != path.stem:
+            log.error("%s: field 'code' must equal the file name '%s'; no DAG for this bank", path, path.stem)
+            continue
+        banks.append(bank)
+    return banks
+
+
+def source_tables() -> list[str]:
+    """The source tables, from the contract file names (granary/catalog/sources/<table>.yaml)."""
+    return sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
+
+
+def external_tables(tables: list[str]) -> set[str]:
+    """The tables routed from external providers: contracts with top-level `origin: external`."""
+    routed = set()
+    for table in tables:
+        contract = yaml.safe_load((SOURCES_DIR / f"{table}.yaml").read_text(encoding="utf-8")) or {}
+        if contract.get("origin") == "external":
+            routed.add(table)
+    return routed
+
+
+def published(code: str) -> Asset:
+    """The asset a bank's publish task updates: its serving database, with the new day in it."""
+    return Asset(name=f"published_{code}", uri=f"granary://serving/{code}", group="granary_serving")
+
+
+def granary(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run the `granary` CLI from a callback (tasks use BashOperator; callbacks have no operator)."""
+    return subprocess.run([GRANARY_BIN, *args], capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,92 @@
+"""A bank analyst's Superset in headless Chromium (Debian's, never a downloaded one).
+
+Shared by the browser tests and benchmarks/superset_render.py: log in, open a dashboard, wait
+until every chart is drawn, and note which chart queries Superset answered from its cache.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from playwright.sync_api import Browser, Page, Playwright, Response
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Tall enough that every chart of a bank dashboard is in view (Superset draws charts as they scroll in).
+VIEWPORT = {"width": 1400, "height": 4200}
+ERROR_TEXTS = ("Unexpected error", "意外错误", "Traceback", "Network error", "网络错误")
+
+# Per chart holder: drawn (canvas / table / big number), still loading, empty, or showing an error.
+CHART_STATES_JS = """() => Array.from(
+  document.querySelectorAll('.dashboard-component-chart-holder')).map(h => ({
+    drawn: !!h.querySelector(
+      '.chart-container canvas, .chart-container table, .chart-container .header-line'),
+    loading: !!h.querySelector('.loading, [data-test="loading-indicator"]'),
+    empty: !!h.querySelector('.no-results, [data-test="no-results"], .ant-empty'),
+    error: !!h.querySelector('.ant-alert-error, [data-test="error-tooltip"], .alert-danger'),
+    title: (h.querySelector('[data-test="editable-title"], .header-title') || {}).innerText || '',
+}))"""
+
+
+def launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def login(browser: Browser, base_url: str, username: str, password: str) -> Page:
+    """A new browser context logged in as `username` (its own cookies and HTTP cache)."""
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{base_url}/login/")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click('[data-test="login-button"]')
+    page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
+    return page
+
+
+@dataclass
+class Render:
+    seconds: float  # navigation start to every chart drawn
+    states: list[dict]
+    cached: list[bool] = field(default_factory=list)  # per chart data query: served from cache
+
+
+def open_dashboard(page: Page, url: str, charts: int, timeout_s: float = 90) -> Render:
+    """Open the dashboard and wait until its `charts` charts are drawn (or one shows an error)."""
+    cached: list[bool] = []
+
+    def on_response(response: Response) -> None:
+        if "/api/v1/chart/data" in response.url and response.request.method == "POST":
+            try:
+                body = json.loads(response.body())
+            except Exception:  # noqa: BLE001 - a failed query shows as a chart error instead
+                return
+            cached.extend(bool(q.get("is_cached")) for q in body.get("result", []))
+
+    page.on("response", on_response)
+    started = time.perf_counter()
+    page.goto(url)
+    deadline = time.monotonic() + timeout_s
+    states: list[dict] = []
+    try:
+        while time.monotonic() < deadline:
+            states = page.evaluate(CHART_STATES_JS)
+            if any(s["error"] for s in states):
+                break
+            if len(states) == charts and all(s["drawn"] and not s["loading"] for s in states):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"{url}: charts not drawn within {timeout_s}s: {states}")
+        return Render(time.perf_counter() - started, states, cached)
+    finally:
+        page.remove_listener("response", on_response)

@@ -1,0 +1,224 @@
+"""The province ops dashboard (全省运营监控) in Superset, for the province admin only.
+
+The same mechanism as a bank's assets (granary.superset.bundle, provision): Superset export YAML
+in `province_templates/`, rendered with deterministic UUIDs (uuid5 of "_province" + asset, which
+no bank code can produce) and imported through `/api/v1/assets/import/`. Its database connection
+logs in as the province's read-only role (granary.serving.province_reader_role), which can SELECT
+the ops tables and nothing else; the dashboard, datasets and connection are granted to one role,
+PROVINCE_ROLE, held by the province admin user. Bank analysts' roles never name any of them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets as _random
+import uuid
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from granary import paths
+from granary.config import settings
+from granary.secrets import read_or_create
+from granary.serving import province_database, province_reader_password, province_reader_role
+from granary.superset import bundle
+from granary.superset.client import SupersetClient
+
+TEMPLATES = Path(__file__).with_name("province_templates")
+DATABASE_FILE = "databases/province.yaml"
+SCHEMA = "ops"
+# Names in Superset: one place.
+PROVINCE_ROLE = "province_admin"
+PROVINCE_USER = "province_admin"
+DATABASE_NAME = "全省运营监控（province）"
+DASHBOARD_TITLE = "全省运营监控"
+DASHBOARD_SLUG = "province-ops"
+DASHBOARD = "dashboard:ops"
+
+
+def password() -> str:
+    """The province admin's Superset password (generated once, owner-only)."""
+    return read_or_create(
+        settings().secrets_dir / "province.superset.password", lambda: _random.token_urlsafe(18)
+    )
+
+
+def asset_uuid(asset: str) -> str:
+    return str(uuid.uuid5(bundle.NAMESPACE, f"{paths.PROVINCE}:{asset}"))
+
+
+def sqlalchemy_uri() -> str:
+    s = settings()
+    return (
+        f"postgresql+psycopg2://{province_reader_role()}:{bundle.PASSWORD_MASK}@{s.pg_host}:{s.pg_port}/"
+        f"{province_database()}?options=-csearch_path%3D{SCHEMA}"
+    )
+
+
+def _position(rows: list[list[tuple[str, int, int]]]) -> dict[str, Any]:
+    """Superset's dashboard layout tree (v2) for rows of (chart key, width of 12, height)."""
+    position: dict[str, Any] = {
+        "DASHBOARD_VERSION_KEY": "v2",
+        "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
+        "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
+        "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": DASHBOARD_TITLE}},
+    }
+    number = 0
+    for row_number, row in enumerate(rows, start=1):
+        row_id = f"ROW-{row_number}"
+        position["GRID_ID"]["children"].append(row_id)
+        position[row_id] = {
+            "type": "ROW",
+            "id": row_id,
+            "children": [],
+            "parents": ["ROOT_ID", "GRID_ID"],
+            "meta": {"background": "BACKGROUND_TRANSPARENT"},
+        }
+        for key, width, height in row:
+            number += 1
+            chart_id = f"CHART-{key}"
+            position[row_id]["children"].append(chart_id)
+            position[chart_id] = {
+                "type": "CHART",
+                "id": chart_id,
+                "children": [],
+                "parents": ["ROOT_ID", "GRID_ID", row_id],
+                "meta": {
+                    "chartId": number,
+                    "uuid": asset_uuid(f"chart:{key}"),
+                    "width": width,
+                    "height": height,
+                },
+            }
+    return position
+
+
+def render() -> dict[str, str]:
+    """The province bundle as {path inside the bundle: YAML text}."""
+    # The banks' templates directory second: its _macros.j2 (dataset/chart heads) is shared.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([TEMPLATES, bundle.TEMPLATES]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["y"] = lambda value: json.dumps(value, ensure_ascii=False)
+    context = {
+        "schema": SCHEMA,
+        "catalog": province_database(),
+        "database_name": DATABASE_NAME,
+        "sqlalchemy_uri": sqlalchemy_uri(),
+        "dashboard_title": DASHBOARD_TITLE,
+        "dashboard_slug": DASHBOARD_SLUG,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "uuid": asset_uuid,
+        "position": _position,
+    }
+    files: dict[str, str] = {}
+    for path in sorted(TEMPLATES.rglob("*.yaml")):
+        name = path.relative_to(TEMPLATES).as_posix()
+        text = env.get_template(name).render(context)
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: renders to invalid YAML: {exc}") from exc
+        if name.startswith("charts/"):
+            doc["query_context"] = bundle._query_context(doc)
+            text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+        files[name] = text
+    return files
+
+
+def zip_bundle(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in files.items():
+            zf.writestr(f"granary_province/{name}", text)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ProvinceAssets:
+    database_id: int
+    datasets: dict[str, int]  # table name -> dataset id
+    dashboard_id: int
+    charts: int
+
+
+def import_assets(client: SupersetClient) -> ProvinceAssets:
+    """Import (overwrite: same UUIDs, so assets update in place) and look the assets up."""
+    from granary.superset.provision import _one
+
+    files = render()
+    client.call(
+        "POST",
+        "/api/v1/assets/import/",
+        files={"bundle": ("granary_province.zip", zip_bundle(files), "application/zip")},
+        data={"passwords": json.dumps({DATABASE_FILE: province_reader_password()})},
+    )
+    database = _one(client.find("database", uuid=asset_uuid("database")), "province ops database")
+    datasets = client.list_all(
+        "dataset", filters=[{"col": "database", "opr": "rel_o_m", "value": database["id"]}]
+    )
+    dashboard = _one(client.find("dashboard", uuid=asset_uuid(DASHBOARD)), "province ops dashboard")
+    charts = sum(name.startswith("charts/") for name in files)
+    return ProvinceAssets(
+        database["id"], {d["table_name"]: d["id"] for d in datasets}, dashboard["id"], charts
+    )
+
+
+def data_permission_ids(assets: ProvinceAssets, known: dict[tuple[str, str], int]) -> set[int]:
+    """schema_access on ops and datasource_access on each ops dataset (as for a bank's role)."""
+    from granary.errors import EngineError
+
+    wanted = {("schema_access", f"[{DATABASE_NAME}].[{province_database()}].[{SCHEMA}]")}
+    wanted |= {
+        ("datasource_access", f"[{DATABASE_NAME}].[{table}](id:{i})") for table, i in assets.datasets.items()
+    }
+    missing = wanted - known.keys()
+    if missing:
+        raise EngineError(f"Superset: permissions missing for the province ops assets: {sorted(missing)}")
+    return {known[key] for key in wanted}
+
+
+def grant(client: SupersetClient, assets: ProvinceAssets, permissions: set[int]) -> None:
+    """PROVINCE_ROLE holds exactly `permissions`; the province admin holds it; the dashboard is its."""
+    from granary.superset.provision import _ensure_role
+
+    role_id = _ensure_role(client, PROVINCE_ROLE)
+    client.call(
+        "POST",
+        f"/api/v1/security/roles/{role_id}/permissions",
+        json={"permission_view_menu_ids": sorted(permissions)},
+    )
+    user = {
+        "first_name": "全省",
+        "last_name": "运营管理员",
+        "email": f"{PROVINCE_USER}@granary.local",
+        "active": True,
+        "roles": [role_id],
+        "password": password(),
+    }
+    found = client.find("security/users", username=PROVINCE_USER)
+    if found:
+        client.call("PUT", f"/api/v1/security/users/{found[0]['id']}", json=user)
+    else:
+        client.call("POST", "/api/v1/security/users/", json={"username": PROVINCE_USER, **user})
+    client.call(
+        "PUT", f"/api/v1/dashboard/{assets.dashboard_id}", json={"roles": [role_id], "published": True}
+    )
+
+
+def provision(client: SupersetClient, base_permissions: set[int]) -> ProvinceAssets:
+    """Import the province's assets and grant them to the province admin (idempotent)."""
+    from granary.superset.provision import _all_permissions
+
+    assets = import_assets(client)
+    grant(client, assets, base_permissions | data_permission_ids(assets, _all_permissions(client)))
+    return assets

@@ -1,0 +1,200 @@
+"""`granary tenant remove T` in the session's real Superset and PostgreSQL.
+
+The bank removed is one made for this test, `tmpbank` (a copy of qingshan's published day under
+its own code, tenants dir and serving database), so the shared `published_day` / `superset_stack`
+banks stay as they were for every later test; the test checks that they did.
+
+Costs: a serving init, a publish, a provisioning and three CLI runs (~60 s here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from granary import paths
+from granary.config import settings
+from granary.errors import EngineError
+from granary.publish import publish
+from granary.serving import admin_connect, serving_database
+from granary.serving_init import init_serving
+from granary.superset import bundle, credentials, provision
+from granary.superset.client import SupersetClient
+from granary.tenants import Tenant, load_tenant_file
+
+pytestmark = pytest.mark.slow
+
+CODE = "tmpbank"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli(tenants_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    granary = Path(sys.executable).with_name("granary")
+    # Nothing answers on this Airflow port: the pool step must say so, not fail (or touch a demo's).
+    env = {
+        **os.environ,
+        "GRANARY_TENANTS_DIR": str(tenants_dir),
+        "GRANARY_AIRFLOW_URL": f"http://127.0.0.1:{_free_port()}",
+    }
+    done = subprocess.run([str(granary), *args], capture_output=True, text=True, env=env, timeout=600)
+    # Rich wraps at 80 columns without a terminal: compare words, not lines.
+    done.stderr = " ".join(done.stderr.split())
+    return done
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _counts(admin: SupersetClient) -> dict[str, int]:
+    return {
+        r: len(admin.list_all(r))
+        for r in ("dashboard", "chart", "dataset", "database", "security/roles", "security/users")
+    }
+
+
+def _bank_assets(admin: SupersetClient, tenant: Tenant) -> dict[str, set[int]]:
+    dbs = admin.find("database", uuid=bundle.asset_uuid(tenant, "database"))
+    datasets = {
+        d["id"]
+        for db in dbs
+        for d in admin.list_all("dataset", filters=[{"col": "database", "opr": "rel_o_m", "value": db["id"]}])
+    }
+    charts = {c["id"] for c in admin.list_all("chart") if c.get("datasource_id") in datasets}
+    role = admin.find("security/roles", name=tenant.superset_role)
+    return {
+        "database": {d["id"] for d in dbs},
+        "dataset": datasets,
+        "chart": charts,
+        "dashboard": {
+            d["id"]
+            for d in admin.list_all("dashboard")
+            if role and role[0]["id"] in {r["id"] for r in d["roles"] or []}
+        },
+        "role": {r["id"] for r in role},
+        "user": {u["id"] for u in admin.find("security/users", username=tenant.analyst_user)},
+    }
+
+
+@pytest.fixture(scope="module")
+def tmpbank(superset_stack, published_day, tmp_path_factory) -> tuple[Tenant, Path]:
+    """A third bank with a real published day, Superset assets and data on disk (qingshan's, copied)."""
+    tenants_dir = tmp_path_factory.mktemp("tenants")
+    source = settings().tenants_dir / "qingshan.yaml"
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    raw.update(code=CODE, name_zh="临时测试农商银行", name_en="Temporary Test Rural Bank")
+    (tenants_dir / f"{CODE}.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    tenant = load_tenant_file(tenants_dir / f"{CODE}.yaml")
+    init_serving([tenant])
+    s = settings()
+    shutil.copytree(s.landing_root / "qingshan", s.landing_root / CODE)
+    shutil.copytree(paths.lake_dir("qingshan"), paths.lake_dir(CODE))
+    shutil.copyfile(published_day.warehouses[("qingshan", published_day.dt)], paths.warehouse_db(CODE))
+    publish(tenant, published_day.dt)
+    provision.provision([tenant])
+    return tenant, tenants_dir
+
+
+def test_remove_a_bank(superset_stack, tmpbank: tuple[Tenant, Path]) -> None:
+    tenant, tenants_dir = tmpbank
+    admin = provision.admin_client()
+    others = [f.tenant for f in superset_stack.banks.values()]
+    others_before = {t.code: _bank_assets(admin, t) for t in others}
+    mine = _bank_assets(admin, tenant)
+    assert all(mine.values()), mine  # it has every kind of asset before
+    before = _counts(admin)
+    SupersetClient(tenant.analyst_user, credentials.analyst_password(tenant))  # can log in
+    s = settings()
+    data = {
+        "landing": _digests(s.landing_root / CODE),
+        "lake": _digests(paths.lake_dir(CODE)),
+        f"warehouse/{CODE}.duckdb": hashlib.sha256(paths.warehouse_db(CODE).read_bytes()).hexdigest(),
+    }
+    analyst_password = credentials.analyst_password(tenant)
+
+    refused = _cli(tenants_dir, "tenant", "remove", CODE)
+    assert refused.returncode == 2
+    assert "still exists" in refused.stderr and "Delete the file first" in refused.stderr
+    assert _bank_assets(admin, tenant) == mine  # nothing touched
+
+    (tenants_dir / f"{CODE}.yaml").unlink()
+    done = _cli(tenants_dir, "tenant", "remove", CODE)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "airflow: not running" in done.stderr
+
+    # Superset: every asset of the bank gone, exactly those; its analyst cannot log in.
+    assert not any(_bank_assets(admin, tenant).values())
+    after = _counts(admin)
+    assert after == {
+        "dashboard": before["dashboard"] - len(mine["dashboard"]),
+        "chart": before["chart"] - len(mine["chart"]),
+        "dataset": before["dataset"] - len(mine["dataset"]),
+        "database": before["database"] - 1,
+        "security/roles": before["security/roles"] - 1,
+        "security/users": before["security/users"] - 1,
+    }
+    with pytest.raises(EngineError, match="login as 'tmpbank_analyst' failed"):
+        SupersetClient(tenant.analyst_user, analyst_password)
+
+    # Serving: database and login role gone, a restorable dump in the archive.
+    with admin_connect() as conn:
+        assert not conn.execute(
+            "select 1 from pg_database where datname = %s", (serving_database(tenant),)
+        ).fetchone()
+        assert not conn.execute("select 1 from pg_roles where rolname = %s", (tenant.reader_role,)).fetchone()
+    [archive] = sorted(s.archive_root.glob(f"{CODE}-*"))
+    listing = subprocess.run(
+        ["pg_restore", "--list", str(archive / "serving.dump")], capture_output=True, text=True
+    )
+    assert (
+        listing.returncode == 0 and "publish_info" in listing.stdout and "ads_branch_daily" in listing.stdout
+    )
+
+    # Data: moved, byte for byte, never deleted.
+    assert not (s.landing_root / CODE).exists() and not paths.lake_dir(CODE).exists()
+    assert not paths.warehouse_db(CODE).exists()
+    assert _digests(archive / "landing") == data["landing"]
+    assert _digests(archive / "lake") == data["lake"]
+    assert (
+        hashlib.sha256((archive / "warehouse" / f"{CODE}.duckdb").read_bytes()).hexdigest()
+        == data[f"warehouse/{CODE}.duckdb"]
+    )
+    assert (archive / "manifest.json").is_file()
+    # Its secrets moved aside, owner-only (tmpbank never ran ingest, so it has no PII key).
+    removed = paths.removed_secrets_dir(CODE, archive.name.removeprefix(f"{CODE}-"))
+    assert not paths.tenant_password_file(CODE).exists()
+    assert (removed / f"{CODE}.pg.password").is_file() and (removed / f"{CODE}.superset.password").is_file()
+    assert removed.stat().st_mode & 0o077 == 0
+
+    # The other banks: untouched, their analysts still read their own data.
+    assert {t.code: _bank_assets(admin, t) for t in others} == others_before
+    for t in others:
+        client = SupersetClient(t.analyst_user, credentials.analyst_password(t))
+        [db] = client.list_all("database")
+        assert db["database_name"] == bundle.database_name(t)
+        with admin_connect(serving_database(t)) as conn:
+            assert conn.execute(f"select count(*) from {t.serving_schema}.publish_info").fetchone()[0] > 0
+
+    # Idempotent: a second run finds nothing left and archives nothing new.
+    again = _cli(tenants_dir, "tenant", "remove", CODE)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "0 step(s) done" in again.stderr
+    assert sorted(s.archive_root.glob(f"{CODE}-*")) == [archive]
+    assert _counts(admin) == after
