@@ -188,14 +188,33 @@ def _spark_server_pid() -> int | None:
     return found[0] if found else None
 
 
-def _cli_start_s() -> float:
-    """Wall time of `granary --help`: Python start plus the CLI's imports, no engine."""
+def _cli_start_s(worker_socket: str | None = None) -> float:
+    """Wall time of `granary --help`: Python start plus the CLI's imports, no engine; with
+    `worker_socket`, the same command handed to the resident worker (what a task pays)."""
+    env = {k: v for k, v in os.environ.items() if k != "GRANARY_WORKER"}
+    if worker_socket:
+        env["GRANARY_WORKER"] = worker_socket
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        subprocess.run([str(GRANARY), "--help"], capture_output=True, check=True)
+        subprocess.run([str(GRANARY), "--help"], capture_output=True, check=True, env=env)
         times.append(time.perf_counter() - t0)
     return round(statistics.median(times), 2)
+
+
+def _worker_command_seconds(log: Path, since: float) -> tuple[int, float]:
+    """Commands the worker ran since `since` (epoch) and their seconds, from its log lines
+    `<date> <time> pid N exit C in S s: granary …`."""
+    count, seconds = 0, 0.0
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) < 8 or parts[2] != "pid" or parts[6] != "in":
+            continue
+        when = datetime.strptime(f"{parts[0]} {parts[1]}", "%Y-%m-%d %H:%M:%S").timestamp()
+        if when >= since:
+            count += 1
+            seconds += float(parts[7].rstrip("s:"))
+    return count, seconds
 
 
 def main() -> None:
@@ -221,7 +240,7 @@ def main() -> None:
     _scratch_env(root, codes)
 
     # Imported after the environment is set: granary reads its settings once.
-    from granary import airflow, spark
+    from granary import airflow, spark, worker
     from granary.generate import generate
     from granary.publish import init_serving
     from granary.serving import admin_connect
@@ -238,19 +257,20 @@ def main() -> None:
     cli_start_s = _cli_start_s()
 
     airflow.start(metadata_db=METADATA_DB)
+    worker_start_s = _cli_start_s(str(worker.socket_path()))
     spark_pid = _spark_server_pid()
-    sampler = Sampler(
-        [*[p for p in airflow.running_pids().values() if p], *([spark_pid] if spark_pid else [])]
-    )
+    roots = [*airflow.running_pids().values(), worker.running(), spark_pid]
+    sampler = Sampler([p for p in roots if p])
     sampler.start()
     load_before = os.getloadavg()[0]
-    started = time.perf_counter()
+    started, started_epoch = time.perf_counter(), time.time()
     try:
         ok = airflow.run_day(tenants, args.date, timeout=args.timeout)
         wall = time.perf_counter() - started
         sampler.stop.set()
         api = airflow.Api()
         figures = _task_figures(api, [t.dag_id for t in tenants] + [airflow.PROVINCE_DAG])
+        commands, command_s = _worker_command_seconds(worker.log_file(), started_epoch - 1)
     finally:
         sampler.stop.set()
         if not args.keep:
@@ -282,6 +302,12 @@ def main() -> None:
         "tasks_per_min": round(tasks_per_min, 1),
         **figures,
         "cli_start_s": cli_start_s,
+        # the same `granary --help`, handed to the resident worker as every task's command is
+        "cli_start_via_worker_s": worker_start_s,
+        "worker_commands": commands,
+        "worker_command_seconds_total": round(command_s, 1),
+        # what a task costs beyond its command: Airflow's task process, bash, the hand-over
+        "task_overhead_mean_s": round((figures["task_seconds_total"] - command_s) / max(1, commands), 2),
         "peak_memory_mib": round(sampler.peak_kib / 1024),
         # CPU of Airflow + tasks + Spark server over the run, per task: the load-independent cost
         "cpu_s": round(sampler.cpu_s, 1),
@@ -300,7 +326,8 @@ def main() -> None:
     )
     for key in (
         "wall_s", "tasks", "tasks_per_min", "task_duration_median_s", "tiny_table_task_median_s",
-        "queued_to_start_median_s", "upstream_end_to_start_median_s", "cli_start_s", "peak_memory_mib",
+        "queued_to_start_median_s", "upstream_end_to_start_median_s", "cli_start_s", "cli_start_via_worker_s",
+        "task_overhead_mean_s", "peak_memory_mib",
         "cpu_s", "cpu_per_task_s", "province_51_banks_s", "province_51_banks_cpu_bound_s",
     ):  # fmt: skip
         table.add_row(key, str(record[key]))

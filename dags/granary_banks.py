@@ -175,10 +175,9 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
 
 _TABLES = source_tables()
 _ROUTED = external_tables(_TABLES)
-# A task's own process parses this file again to find its task: then build that bank's DAG
-# only, not all 51 (the dag-processor, which sets no dag_id, still builds every bank's).
+# A task's own process parses this file again to find its task: then read and build that bank's
+# DAG only, not all 51 (the dag-processor, which sets no dag_id, still builds every bank's).
 _RUNNING = get_parsing_context().dag_id
-for _bank in load_banks():
-    _dag_id = f"granary_bank_{_bank['code']}"
-    if _RUNNING in (None, _dag_id):
-        globals()[_dag_id] = build_dag(_bank, _TABLES, _ROUTED)
+_ONLY = _RUNNING.removeprefix("granary_bank_") if _RUNNING else None
+for _bank in load_banks(only=_ONLY):
+    globals()[f"granary_bank_{_bank['code']}"] = build_dag(_bank, _TABLES, _ROUTED)

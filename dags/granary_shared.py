@@ -24,6 +24,9 @@ TENANTS_DIR = Path(os.environ.get("GRANARY_TENANTS_DIR", str(REPO / "tenants")))
 SOURCES_DIR = REPO / "granary" / "catalog" / "sources"
 GRANARY_BIN = os.environ.get("GRANARY_BIN", str(REPO / ".venv" / "bin" / "granary"))
 
+# libyaml's parser when pyyaml has it (its wheels do): every task's process parses its DAG file again.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Exit codes of the granary CLI that retrying cannot fix: 2 = bad usage or tenant
 # configuration, 3 = bad data (DataError). 1 (engine down, or any other failure) is retried.
 NO_RETRY_EXIT_CODES = {2: "配置或用法错误 (bad configuration or usage)", 3: "数据错误 (bad data)"}
@@ -57,13 +60,17 @@ class GranaryStep(BashOperator):
         raise AirflowException(f"{reason}\ngranary exited {code}: engine failure, retried with backoff")
 
 
-def load_banks() -> list[dict]:
-    """Every bank's YAML. A broken file drops that bank only, never the other banks' DAGs;
-    `granary tenants` names the broken field."""
+def _load(path: Path) -> object:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
+
+
+def load_banks(only: str | None = None) -> list[dict]:
+    """Every bank's YAML (or the one bank `only`). A broken file drops that bank only, never the
+    other banks' DAGs; `granary tenants` names the broken field."""
     banks = []
-    for path in sorted(TENANTS_DIR.glob("*.yaml")):
+    for path in sorted(TENANTS_DIR.glob(f"{only}.yaml" if only else "*.yaml")):
         try:
-            bank = yaml.safe_load(path.read_text(encoding="utf-8"))
+            bank = _load(path)
         except (OSError, yaml.YAMLError) as exc:
             log.error("%s: not readable YAML, no DAG for this bank: %s", path, exc)
             continue
@@ -83,7 +90,7 @@ def external_tables(tables: list[str]) -> set[str]:
     """The tables routed from external providers: contracts with top-level `origin: external`."""
     routed = set()
     for table in tables:
-        contract = yaml.safe_load((SOURCES_DIR / f"{table}.yaml").read_text(encoding="utf-8")) or {}
+        contract = _load(SOURCES_DIR / f"{table}.yaml") or {}
         if contract.get("origin") == "external":
             routed.add(table)
     return routed

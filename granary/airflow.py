@@ -26,6 +26,7 @@ import requests
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from granary import worker
 from granary.config import REPO_ROOT, settings
 from granary.errors import EngineError
 from granary.processes import alive, running_pid
@@ -145,6 +146,8 @@ def airflow_env(metadata_db: str = METADATA_DB) -> dict[str, str]:
             # A task reports to the api-server's execution API; its default 5 s timeout failed the
             # first tasks of a run on a saturated machine (httpcore.ReadTimeout, then a retry 2 min later).
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+            # Tasks hand their `granary` commands to the resident worker (granary/worker.py).
+            "GRANARY_WORKER": str(worker.socket_path()),
         }
     )
     return env
@@ -259,9 +262,12 @@ def start(metadata_db: str = METADATA_DB, timeout: int = 180) -> None:
     home.mkdir(parents=True, exist_ok=True)
     pids = running_pids()
     if all(pids.values()) and _healthy(health()):
+        worker.start()  # a no-op unless it died
         console.print(f"airflow: already running at {_api_url()}")
         return
     env = prepared_env(metadata_db)
+    with console.status("airflow: starting the granary worker (its imports take ~30 s) …"):
+        worker.start()
     for component in COMPONENTS:
         if not pids[component]:
             _spawn(component, env)
@@ -303,6 +309,7 @@ def stop(timeout: int = 30) -> None:
         if alive(pid, b"airflow"):
             os.killpg(pid, signal.SIGKILL)
         path.unlink(missing_ok=True)
+    worker.stop()
     console.print("airflow: stopped")
 
 

@@ -33,11 +33,13 @@ serving_app = typer.Typer(help="The PostgreSQL serving databases: one per bank, 
 credentials_app = typer.Typer(help="Banks' serving credentials (kept owner-only outside the repo).")
 superset_app = typer.Typer(help="Superset: start it, provision banks' roles, users, dashboards.")
 airflow_app = typer.Typer(help="Airflow: start the scheduler stack, trigger and wait for runs.")
+worker_app = typer.Typer(help="The resident worker: the CLI with its imports done, for Airflow's tasks.")
 app.add_typer(spark_app, name="spark")
 app.add_typer(serving_app, name="serving")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(superset_app, name="superset")
 app.add_typer(airflow_app, name="airflow")
+app.add_typer(worker_app, name="worker")
 ops_app = typer.Typer(help="The province's ops records: how each bank's runs and publishes ended.")
 app.add_typer(ops_app, name="ops")
 
@@ -275,6 +277,34 @@ def spark_stop() -> None:
     from granary.spark import stop_connect_server
 
     _guard(stop_connect_server)
+
+
+@worker_app.command("start")
+def worker_start() -> None:
+    """Start the worker (Airflow's tasks hand their commands to it; see granary/worker.py)."""
+    from granary import worker
+
+    _guard(worker.start)
+    console.print(f"[green]✓[/] worker pid {worker.running()} on {worker.socket_path()}")
+
+
+@worker_app.command("stop")
+def worker_stop() -> None:
+    from granary import worker
+
+    _guard(worker.stop)
+
+
+@worker_app.command("status")
+def worker_status() -> None:
+    """Whether the worker runs; exit 1 if it does not."""
+    from granary import worker
+
+    pid = worker.running()
+    if not (pid and worker.answers()):
+        console.print(f"worker: not running (log {worker.log_file()})")
+        raise typer.Exit(1)
+    out.print(f"worker pid {pid} on {worker.socket_path()} (log {worker.log_file()})")
 
 
 @serving_app.command("init")
