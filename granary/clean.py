@@ -228,7 +228,21 @@ def clean_table(spark, tenant: Tenant, dt: date, source: SourceContract, key: by
         by_rule=dict(sorted(counts.items())),
     )
     write_reconciliation(result)
+    share = rows_quarantined / result.rows_in if result.rows_in else 0.0
+    if share > source.max_quarantine_share:
+        worst = _worst(counts)
+        raise DataError(
+            f"{tenant.code} {source.table} {dt}: {rows_quarantined} of {result.rows_in} rows quarantined "
+            f"({share:.1%}, over the contract's max_quarantine_share {source.max_quarantine_share:.0%}; "
+            f"most broken rules: {worst}); the rows are kept in "
+            f"{paths.partition(paths.quarantine_table(tenant.code, source.table), dt)} with their rule. "
+            "Fix the extract and rerun ingest and clean"
+        )
     return result
+
+
+def _worst(counts: dict[str, int]) -> str:
+    return ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items(), key=lambda kv: -kv[1])[:3])
 
 
 def clean(tenant: Tenant, dt: date, tables: list[str] | None = None) -> None:
@@ -245,7 +259,6 @@ def clean(tenant: Tenant, dt: date, tables: list[str] | None = None) -> None:
         sources,
         lambda source: clean_table(spark, tenant, dt, source, key),
         _clean_summary,
-        failed="no ODS",
     )
 
 

@@ -248,7 +248,6 @@ def ingest(tenant: Tenant, dt: date, tables: list[str] | None = None) -> None:
         sources,
         lambda source: ingest_table(spark, tenant, dt, source),
         _ingest_summary,
-        failed="bad file",
     )
 
 

@@ -273,7 +273,6 @@ def run_per_table(
     sources: Sequence[SourceContract],
     run: Callable[[SourceContract], R],
     summary: Callable[[R], str],
-    failed: str,
 ) -> None:
     """Run one job step over a bank's tables, a progress line each (stderr, so stdout stays clean).
 
@@ -293,8 +292,9 @@ def run_per_table(
                 result = run(source)
             except DataError as exc:
                 failures.append(str(exc))
+                gist = str(exc).splitlines()[0][:100]
                 progress.update(
-                    task, completed=1, description=f"[red]✗[/] {verb} {tenant_code} {source.table}: {failed}"
+                    task, completed=1, description=f"[red]✗[/] {verb} {tenant_code} {source.table}: {gist}"
                 )
                 continue
             progress.update(

@@ -153,3 +153,44 @@ def test_other_bank_full_day_finishes(banks) -> None:
         recon = reconciliation(other.code, table, dt)
         assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"], table
         assert recon["rows_in"] == data_rows(paths.landing_file(other.code, dt, table), other.encoding)
+
+
+def test_too_many_quarantined_rows_fail_the_clean_step_as_bad_data(banks) -> None:
+    """One customer in ten with a broken ID number: over the contract's max_quarantine_share, so the
+    clean step fails as bad data (exit 3 through the CLI: Airflow fails it at once), and still keeps
+    every row: the bad ones in quarantine with their rule, the good ones in DWD."""
+    import csv
+    import io
+
+    from granary.catalog.sources import contract
+    from granary.idcard import CHECK_CHARS
+
+    bank, _other = banks
+    dt = FIRST_DAY + timedelta(days=len(DEFECT_KINDS))
+    generate([bank], [dt], scale=SCALE, seed=11)
+    landing = paths.landing_file(bank.code, dt, "customer")
+    header, *rows = list(csv.reader(io.StringIO(landing.read_text(encoding=bank.encoding))))
+    id_col = header.index("id_number")
+    broken = list(range(0, len(rows), 10))
+    for r in broken:
+        old = rows[r][id_col]
+        rows[r][id_col] = old[:17] + next(c for c in CHECK_CHARS if c != old[17])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    landing.write_text(out.getvalue(), encoding=bank.encoding)
+    raw_hash = sha256(landing)
+    assert len(broken) / len(rows) > contract("customer").max_quarantine_share
+
+    ingest(bank, dt, ["customer"])
+    from granary.cli import app
+
+    result = CliRunner().invoke(app, ["clean", "-t", bank.code, "-d", str(dt), "-s", "customer"])
+    message = one_line(result.output)
+    assert result.exit_code == 3, result.output
+    assert f"{len(broken)} of {len(rows)} rows quarantined" in message
+    assert "max_quarantine_share" in message and "resident_id_check:id_number" in message
+    quarantined = pq.read_table(paths.partition(paths.quarantine_table(bank.code, "customer"), dt))
+    assert sorted(quarantined.column("_source_row").to_pylist()) == [r + 1 for r in broken]
+    recon = reconciliation(bank.code, "customer", dt)
+    assert (recon["rows_in"], recon["rows_quarantined"]) == (len(rows), len(broken))
+    assert sha256(landing) == raw_hash

@@ -66,6 +66,9 @@ class SourceContract(BaseModel):
     keys: list[str]
     columns: list[Column]
     rules: list[RowRule] = []
+    # A day with a larger share of its rows quarantined fails its clean step as bad data (not
+    # retried; the bank stops before the quality gate): an extract that broken needs a person.
+    max_quarantine_share: float = Field(0.05, ge=0, le=1)
 
     @model_validator(mode="after")
     def _keys_are_columns(self) -> SourceContract:
