@@ -658,6 +658,28 @@ def superset_attempts(me: Tenant, mine: SupersetIds, t: Target) -> tuple[list[At
     add("B's chart data as CSV", "GET", f"/api/v1/chart/{first_chart}/data/", params={"format": "csv"})
     add("B's charts export", "GET", "/api/v1/chart/export/", params=q(list(ids.charts.values())))
     branch_ds = ids.datasets["ads_branch_daily"]
+
+    def chart_on_their_dataset() -> str:
+        """Save a chart of my own on B's dataset id, then read it back: Superset would copy the
+        dataset's name (B's schema) into it."""
+        body = {
+            "slice_name": "grab",
+            "viz_type": "table",
+            "datasource_id": branch_ds,
+            "datasource_type": "table",
+        }
+        saved = client.request("POST", "/api/v1/chart/", json=body)
+        text = http_text(saved)
+        if saved.status_code in (200, 201):
+            chart_id = saved.json()["id"]
+            text += "\n" + http_text(client.request("GET", f"/api/v1/chart/{chart_id}"))
+            client.request("DELETE", f"/api/v1/chart/{chart_id}")
+        return text
+
+    tried = f"POST /api/v1/chart/ on dataset {branch_ds}, then GET the chart"
+    out.append(
+        Attempt("superset", me.code, them.code, "save a chart on B's dataset", tried, chart_on_their_dataset)
+    )
     query = {
         "columns": ["branch_id"],
         "metrics": [{"expressionType": "SQL", "sqlExpression": "count(*)", "label": "n"}],
