@@ -64,9 +64,12 @@ def validate(tenant: Tenant, dt: date) -> list[dict[str, Any]]:
     for table, contract in contracts().items():
         frame = _load_partition(tenant, table, dt)
         batch = source.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe(dt.isoformat())
-        suite = context.suites.add(gx.ExpectationSuite(name=f"{tenant.code}.dwd.{table}"))
-        for spec in suite_for(contract):
-            suite.add_expectation(getattr(gx.expectations, spec.type)(**spec.kwargs))
+        # Whole, then added: a suite already in the context re-serialises itself into the store on
+        # every add_expectation, which was a third of the gate's time (~470 expectations a bank).
+        expectations = [getattr(gx.expectations, spec.type)(**spec.kwargs) for spec in suite_for(contract)]
+        suite = context.suites.add(
+            gx.ExpectationSuite(name=f"{tenant.code}.dwd.{table}", expectations=expectations)
+        )
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{tenant.code}.{table}.{dt}", data=batch, suite=suite)
         )
