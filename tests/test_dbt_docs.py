@@ -8,6 +8,7 @@ bank and the last day, so catalog.json holds the real tables and columns.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -33,9 +34,9 @@ def docs_site(published_day, tmp_path_factory: pytest.TempPathFactory) -> Path:
     # a writable copy: the fixture's copies are read-only and dbt-duckdb opens the file read-write
     shutil.copyfile(published_day.warehouses[(BANK, published_day.dt)], warehouse)
     warehouse.chmod(0o644)
+    os.environ["GRANARY_DBT_DT"] = published_day.dt.isoformat()  # the business_date() macro's
     dbt_vars = {
         "tenant": BANK,
-        "dt": published_day.dt.isoformat(),
         "lake_root": str(settings().lake_root),
         "warehouse_path": str(warehouse),
     }

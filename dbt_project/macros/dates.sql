@@ -1,8 +1,14 @@
 {# Date helpers: the only place DuckDB and Spark date arithmetic differ. #}
 
-{# The business date this build is for. #}
+{# The business date this build is for, YYYY-MM-DD. An environment variable, not a --vars entry:
+   dbt re-parses the whole project whenever --vars change (every day), but only the files that
+   read an env var when its value changes; granary/transform.py sets it. #}
+{% macro business_date() -%}
+  {{ return(env_var('GRANARY_DBT_DT')) }}
+{%- endmacro %}
+
 {% macro run_date() -%}
-  cast('{{ var("dt") }}' as date)
+  cast('{{ business_date() }}' as date)
 {%- endmacro %}
 
 {% macro add_days(date_expr, days_expr) -%}

@@ -20,9 +20,9 @@
 {% macro quality_day_path(kind) -%}
   {%- set bank = var('lake_root') ~ '/' ~ var('tenant') -%}
   {%- if kind == 'results' -%}
-    {{ return(bank ~ '/quality/dt=' ~ var('dt') ~ '/results.parquet') }}
+    {{ return(bank ~ '/quality/dt=' ~ business_date() ~ '/results.parquet') }}
   {%- else -%}
-    {{ return(bank ~ '/audit/reconciliation/dt=' ~ var('dt') ~ '/*.json') }}
+    {{ return(bank ~ '/audit/reconciliation/dt=' ~ business_date() ~ '/*.json') }}
   {%- endif -%}
 {%- endmacro %}
 

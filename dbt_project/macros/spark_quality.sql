@@ -27,9 +27,9 @@
 {% macro spark_bank_day_dir(kind) -%}
   {%- set bank = var('lake_root') ~ '/' ~ var('tenant') -%}
   {%- if kind == 'results' -%}
-    {{ return(bank ~ '/quality/dt=' ~ var('dt')) }}
+    {{ return(bank ~ '/quality/dt=' ~ business_date()) }}
   {%- else -%}
-    {{ return(bank ~ '/audit/reconciliation/dt=' ~ var('dt')) }}
+    {{ return(bank ~ '/audit/reconciliation/dt=' ~ business_date()) }}
   {%- endif -%}
 {%- endmacro %}
 
