@@ -52,26 +52,39 @@ def _free_port() -> int:
 
 
 def _scratch_env(root: Path, codes: list[str]) -> None:
-    """Point every GRANARY_* setting at the scratch installation (before granary reads settings)."""
-    tenants_dir = root / "tenants"
-    tenants_dir.mkdir(parents=True, exist_ok=True)
-    for stale in tenants_dir.glob("*.yaml"):
-        stale.unlink()
-    for code in codes:
-        bank = yaml.safe_load((REPO / "tenants" / f"{code}.yaml").read_text(encoding="utf-8"))
-        bank.setdefault("airflow", {})["schedule"] = "None"
-        (tenants_dir / f"{code}.yaml").write_text(yaml.safe_dump(bank, allow_unicode=True), encoding="utf-8")
+    """Point every GRANARY_* setting at the scratch installation (before granary reads settings),
+    after stopping and removing what an earlier `--keep` run left there."""
     os.environ.update(
         {
             "GRANARY_DATA": str(root / "data"),
             "GRANARY_RUN_DIR": str(root / "run"),
             "GRANARY_SECRETS_DIR": str(root / "secrets"),
-            "GRANARY_TENANTS_DIR": str(tenants_dir),
+            "GRANARY_TENANTS_DIR": str(root / "tenants"),
             "GRANARY_SERVING_DB": SERVING_PREFIX,
             "GRANARY_AIRFLOW_URL": f"http://127.0.0.1:{_free_port()}",
         }
     )
     os.environ.setdefault("GRANARY_SPARK_REMOTE", f"sc://127.0.0.1:{_free_port()}")
+    from granary import airflow
+    from granary.serving import admin_connect
+    from granary.serving_init import drop_serving
+    from granary.tenants import load_tenants
+
+    if root.exists():
+        airflow.stop()  # and its worker
+        for pid_file in (root / "run" / "spark" / "pids").glob("*.pid"):
+            subprocess.run(["kill", pid_file.read_text().strip()], check=False)
+        if (root / "tenants").is_dir():
+            drop_serving(load_tenants())
+        shutil.rmtree(root)
+    with admin_connect(autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{METADATA_DB}" with (force)')
+    tenants_dir = root / "tenants"
+    tenants_dir.mkdir(parents=True)
+    for code in codes:
+        bank = yaml.safe_load((REPO / "tenants" / f"{code}.yaml").read_text(encoding="utf-8"))
+        bank.setdefault("airflow", {})["schedule"] = "None"
+        (tenants_dir / f"{code}.yaml").write_text(yaml.safe_dump(bank, allow_unicode=True), encoding="utf-8")
 
 
 # --- memory: every process started here, sampled ------------------------------------------
@@ -235,8 +248,6 @@ def main() -> None:
         else args.tenants.split(",")
     )
     root = args.root or Path(f"/tmp/granary-bench-scheduler-sf{args.scale:g}")
-    if root.exists() and not args.keep:
-        shutil.rmtree(root)
     _scratch_env(root, codes)
 
     # Imported after the environment is set: granary reads its settings once.
