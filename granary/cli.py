@@ -82,7 +82,8 @@ def _tenant(code: str) -> Tenant:
 
 
 def _tenants(codes: str | None) -> list[Tenant]:
-    if not codes:
+    """A comma list of bank codes; none, or `all`, is every bank in tenants/."""
+    if not codes or codes.strip() == "all":
         return _guard(load_tenants)  # type: ignore[return-value]
     return [_tenant(c.strip()) for c in codes.split(",") if c.strip()]
 
@@ -205,7 +206,9 @@ def tags(
 @app.command()
 def demo(
     date_: DateOpt = "2026-11-20",
-    tenants_: Annotated[str, typer.Option("--tenants", help="comma list of banks to run")] = "qingshan,hexi",
+    tenants_: Annotated[
+        str, typer.Option("--tenants", help="comma list of banks to run, or all (the province)")
+    ] = "qingshan,hexi",
     scale: Annotated[float, typer.Option(help="scale factor of the generated data")] = 0.01,
     history_days: Annotated[int, typer.Option(help="days of extracts generated up to --date")] = 3,
 ) -> None:

@@ -10,8 +10,9 @@ keeps each command in its own process, so a crash, a leak or a global left behin
 command never reaches the next, and a stop (SIGTERM to the task) stops the command's group.
 
 The parent never touches Spark, PostgreSQL or the settings: it holds no connection or thread a
-child could inherit half-open. It watches the package's files and, once idle, re-executes
-itself when they change (until then it refuses commands, and they run in the task's process).
+child could inherit half-open. It watches the package's files: when they change it starts a
+successor, which imports the new code and takes the socket over when ready, and finishes what it
+runs; in between, commands are refused and run in the task's own process (slower, never stale).
 
     granary worker start | stop | status       (`granary airflow start` starts it too)
 """
@@ -67,8 +68,9 @@ def socket_path() -> Path:
     return settings().run_dir / "worker.sock"
 
 
-def _pid_file() -> Path:
-    return settings().run_dir / "worker.pid"
+def _pid_file(sock: Path | None = None) -> Path:
+    """Written by the worker that owns the socket (a reload's successor writes its own)."""
+    return (sock or socket_path()).with_name("worker.pid")
 
 
 def log_file() -> Path:
@@ -77,6 +79,21 @@ def log_file() -> Path:
 
 def running() -> int | None:
     return running_pid(_pid_file(), MARKER)
+
+
+def _processes(sock: Path) -> list[int]:
+    """Every worker process serving `sock`: the owner, and one retiring after a reload."""
+    wanted = [MARKER, str(sock).encode()]
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if all(w in cmdline for w in wanted):
+                found.append(int(entry.name))
+    return found
 
 
 def answers() -> bool:
@@ -94,15 +111,7 @@ def start(timeout: float = START_TIMEOUT_S) -> None:
         return
     settings().run_dir.mkdir(parents=True, exist_ok=True)
     with log_file().open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "granary.worker", str(socket_path())],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=settings().run_dir,
-        )
-    _pid_file().write_text(str(proc.pid))
+        proc = _spawn(socket_path(), log.fileno())
     deadline = time.monotonic() + timeout
     while not answers():
         if proc.poll() is not None:
@@ -114,14 +123,28 @@ def start(timeout: float = START_TIMEOUT_S) -> None:
         time.sleep(0.3)
 
 
+def _spawn(sock: Path, log_fd: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "granary.worker", str(sock)],
+        stdout=log_fd,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=sock.parent,
+    )
+
+
 def stop(timeout: float = 30.0) -> None:
-    """Stop the worker; commands it is running get SIGTERM (as a stopped Airflow task's would)."""
-    pid = running()
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while alive(pid, MARKER) and time.monotonic() < deadline:
-            time.sleep(0.2)
+    """Stop the worker (and one retiring after a reload); commands they run get SIGTERM, as a
+    stopped Airflow task's would."""
+    pids = _processes(socket_path())
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(alive(p, MARKER) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
         if alive(pid, MARKER):
             os.kill(pid, signal.SIGKILL)
     _pid_file().unlink(missing_ok=True)
@@ -212,8 +235,30 @@ def _send(conn: socket.socket, message: dict) -> None:
         conn.sendall(json.dumps(message).encode() + b"\n")
 
 
+def _bind(path: Path) -> tuple[socket.socket, int]:
+    """Listen on a fresh socket, then rename it onto `path`: a worker already there (the one this
+    replaces after a reload) serves until the rename, and no client ever finds no socket."""
+    fresh = path.with_name(f".{path.name}.{os.getpid()}")
+    fresh.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(fresh))
+    os.chmod(fresh, 0o600)  # commands run as this user: only this user may send them
+    listener.listen(64)
+    os.rename(fresh, path)
+    _pid_file(path).write_text(str(os.getpid()))
+    return listener, path.stat().st_ino
+
+
+def _owns(path: Path, inode: int) -> bool:
+    try:
+        return path.stat().st_ino == inode
+    except FileNotFoundError:
+        return False
+
+
 def serve(path: Path) -> None:
-    """Preload, then take commands on the socket at `path` until SIGTERM."""
+    """Preload, then take commands on the socket at `path` until SIGTERM or until another
+    worker takes the socket over (its successor after a code change)."""
     began = time.perf_counter()
     for module in PRELOAD:
         importlib.import_module(module)
@@ -221,18 +266,14 @@ def serve(path: Path) -> None:
     fingerprint = code_fingerprint()
     gc.collect()
     gc.freeze()  # the warm heap stays shared with every child (copy-on-write) instead of copied
-    path.unlink(missing_ok=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    os.chmod(path, 0o600)  # commands run as this user: only this user may send them
-    listener.listen(64)
+    listener, inode = _bind(path)
     _log(f"worker {os.getpid()} ready on {path} ({time.perf_counter() - began:.1f}s of imports)")
 
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
     commands: dict[int, Command] = {}  # pidfd -> command
     stopping = False
-    reload = False
+    retiring = False  # a successor is (being) started: finish what runs, take nothing new
 
     def on_term(_signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -245,15 +286,16 @@ def serve(path: Path) -> None:
         conns = [c.conn.fileno() for c in commands.values()]
         return [listener.fileno(), selector.fileno(), *conns, *commands]
 
-    while not (stopping and not commands):
+    while not ((stopping or retiring) and not commands):
         if stopping:
             for command in commands.values():
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(command.pid, signal.SIGTERM)
-        if reload and not commands:
-            _log("the package changed: reloading")
-            listener.close()
-            os.execv(sys.executable, [sys.executable, "-m", "granary.worker", str(path)])
+        if not retiring and not _owns(path, inode):
+            retiring = True
+            _log(
+                f"worker {os.getpid()}: another worker took over {path}; finishing {len(commands)} command(s)"
+            )
         for key, _events in selector.select(timeout=1.0):
             if key.data == "accept":
                 conn, _ = listener.accept()
@@ -264,8 +306,13 @@ def serve(path: Path) -> None:
                         _log(f"bad request: {exc}")
                     conn.close()
                     continue
-                if stopping or reload or code_fingerprint() != fingerprint:
-                    reload = reload or not stopping
+                if not (stopping or retiring) and code_fingerprint() != fingerprint:
+                    # The package changed: a successor imports the new code and takes the socket
+                    # over when ready; until then commands run in their own process (refused here).
+                    retiring = True
+                    _spawn(path, sys.stdout.fileno())
+                    _log(f"worker {os.getpid()}: the package changed; starting a successor")
+                if stopping or retiring:
                     for fd in fds:
                         os.close(fd)
                     _send(conn, {REFUSED: "the worker is stopping or reloading"})
@@ -304,8 +351,10 @@ def serve(path: Path) -> None:
                         os.killpg(command.pid, signal.SIGTERM)
                     _log(f"pid {command.pid}: its task went away; stopped")
     listener.close()
-    path.unlink(missing_ok=True)
-    _log("worker stopped")
+    if _owns(path, inode):
+        path.unlink(missing_ok=True)
+        _pid_file(path).unlink(missing_ok=True)
+    _log(f"worker {os.getpid()} stopped")
 
 
 if __name__ == "__main__":
