@@ -146,6 +146,10 @@ def airflow_env(metadata_db: str = METADATA_DB) -> dict[str, str]:
             # A task reports to the api-server's execution API; its default 5 s timeout failed the
             # first tasks of a run on a saturated machine (httpcore.ReadTimeout, then a retry 2 min later).
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+            # The scheduler declares a scheduler job dead after this long without a heartbeat and
+            # resets that job's running tasks as orphans. Its own loop took 30-70 s at 51 banks on
+            # 2 cores, past the default 30 s: it killed its own dbt_build and publish tasks mid-run.
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "600",
             # Tasks hand their `granary` commands to the resident worker (granary/worker.py).
             "GRANARY_WORKER": str(worker.socket_path()),
         }

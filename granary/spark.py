@@ -27,7 +27,7 @@ from granary import paths
 from granary.catalog.sources import SourceContract
 from granary.config import settings
 from granary.errors import DataError, EngineError
-from granary.processes import alive
+from granary.processes import BATCH_NICENESS, alive
 
 # Local mode on a 2-core box that also runs Postgres, Superset and Airflow: both cores,
 # a 4 GiB driver heap (the whole of Spark in local mode), few shuffle partitions for
@@ -101,6 +101,7 @@ def _server_env(host: str, port: int) -> dict[str, str]:
         # One pid file per port: two servers (e.g. a test session's) never share one.
         SPARK_IDENT_STRING=f"granary-{port}",
         PYSPARK_PYTHON=sys.executable,
+        SPARK_NICENESS=str(BATCH_NICENESS),  # spark-daemon.sh starts the server under `nice`
     )
     if host in ("127.0.0.1", "localhost"):
         env["SPARK_LOCAL_IP"] = "127.0.0.1"  # a local server's driver listens on loopback only

@@ -38,7 +38,7 @@ from pathlib import Path
 from granary.config import settings
 from granary.errors import EngineError
 from granary.launch import HEADER, REFUSED
-from granary.processes import alive, running_pid
+from granary.processes import BATCH_NICENESS, alive, running_pid
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Everything a task's command imports, so no child imports anything heavy again.
@@ -194,6 +194,7 @@ def _run_child(request: dict, fds: list[int], inherited: list[int]) -> None:
     code = 1
     try:
         os.setpgid(0, 0)  # its own group: a stop reaches whatever the command starts
+        os.setpriority(os.PRIO_PROCESS, 0, BATCH_NICENESS)
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
