@@ -15,6 +15,7 @@ import ipaddress
 import os
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -239,72 +240,71 @@ def _grant_reader(conn: psycopg.Connection, tenant: Tenant, schema: str) -> None
     )
 
 
+def _in_short_lock_waits(conn: psycopg.Connection, work: Callable[[psycopg.Connection], None]) -> bool:
+    """Run `work` in one transaction whose lock waits (SWAP_LOCK_TIMEOUT) and statements (800 ms)
+    are short, again every 50 ms until it gets its locks; False if readers held them past
+    SWAP_DEADLINE_SECONDS.
+
+    Readers queued behind a lock request wait for it: short tries keep their wait under a second.
+    And a reader can hold a table of the old day for a moment (a prepared plan locks the tables it
+    was planned on, by OID, before it notices the swap and replans): waiting longer than
+    deadlock_timeout could make that reader a deadlock victim; a short wait, retried, never does.
+    """
+    deadline = time.monotonic() + SWAP_DEADLINE_SECONDS
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TIMEOUT)))
+                conn.execute("set local statement_timeout = '800ms'")
+                work(conn)
+            return True
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
 def _swap(conn: psycopg.Connection, staging: str, live: str, retired: str) -> None:
     """One transaction: lock the live tables, rename live -> retired and staging -> live.
 
     The locks make the swap wait for statements in flight on the old day (and new statements wait
     for the swap, a few milliseconds): a statement naming several tables then resolves them all
-    on one side of the swap. A try that cannot get the locks quickly gives up and tries again.
+    on one side of the swap.
     """
-    deadline = time.monotonic() + SWAP_DEADLINE_SECONDS
-    while True:
-        try:
-            with conn.transaction():
-                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TIMEOUT)))
-                # Bounds the whole LOCK of all tables too, so readers queued behind it wait < 1 s.
-                conn.execute("set local statement_timeout = '800ms'")
-                tables = [
-                    sql.Identifier(live, name)
-                    for (name,) in conn.execute(
-                        "select tablename from pg_tables where schemaname = %s order by tablename", (live,)
-                    ).fetchall()
-                ]
-                if tables:
-                    conn.execute(
-                        sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables))
-                    )
-                    conn.execute(
-                        sql.SQL("alter schema {} rename to {}").format(
-                            sql.Identifier(live), sql.Identifier(retired)
-                        )
-                    )
-                conn.execute(
-                    sql.SQL("alter schema {} rename to {}").format(
-                        sql.Identifier(staging), sql.Identifier(live)
-                    )
-                )
-            return
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
-            if time.monotonic() > deadline:
-                raise EngineError(
-                    f"readers held the live tables of {live} for {SWAP_DEADLINE_SECONDS:.0f}s; the new day "
-                    f"stays staged in {staging} (find long queries in pg_stat_activity)"
-                ) from exc
-            time.sleep(0.05)
+
+    rename_schema = sql.SQL("alter schema {} rename to {}")
+
+    def rename(conn: psycopg.Connection) -> None:
+        tables = [
+            sql.Identifier(live, name)
+            for (name,) in conn.execute(
+                "select tablename from pg_tables where schemaname = %s order by tablename", (live,)
+            ).fetchall()
+        ]
+        if tables:
+            conn.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables)))
+            conn.execute(rename_schema.format(sql.Identifier(live), sql.Identifier(retired)))
+        conn.execute(rename_schema.format(sql.Identifier(staging), sql.Identifier(live)))
+
+    if not _in_short_lock_waits(conn, rename):
+        raise EngineError(
+            f"readers held the live tables of {live} for {SWAP_DEADLINE_SECONDS:.0f}s; the new day "
+            f"stays staged in {staging} (find long queries in pg_stat_activity)"
+        )
 
 
 def _drop_schema(conn: psycopg.Connection, schema: str, must: bool) -> bool:
-    """Drop a schema that no statement may name any more, in short lock waits.
+    """Drop a schema that no statement may name any more, in short lock waits. False if readers
+    kept it busy past the deadline (only allowed when not `must`)."""
 
-    A reader can still hold one of its tables for a moment (a prepared plan locks the tables it
-    was planned on, by OID, before it notices the swap and replans). Waiting longer than
-    deadlock_timeout could make that reader a deadlock victim; a short wait, retried, never does.
-    False if readers kept it busy past the deadline (only allowed when not `must`).
-    """
-    deadline = time.monotonic() + SWAP_DEADLINE_SECONDS
-    while True:
-        try:
-            with conn.transaction():
-                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TIMEOUT)))
-                conn.execute("set local statement_timeout = '800ms'")
-                conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
-            return True
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
-            if time.monotonic() > deadline:
-                if must:
-                    raise EngineError(f"readers kept {schema} busy for {SWAP_DEADLINE_SECONDS:.0f}s") from exc
-                return False
-            time.sleep(0.05)
+    def drop(conn: psycopg.Connection) -> None:
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+    if _in_short_lock_waits(conn, drop):
+        return True
+    if must:
+        raise EngineError(f"readers kept {schema} busy for {SWAP_DEADLINE_SECONDS:.0f}s")
+    return False
 
 
 def serving_day(tenant: Tenant) -> date | None:

@@ -27,7 +27,7 @@ from granary import paths
 from granary.config import settings
 from granary.secrets import read_or_create
 from granary.serving import province_database, province_reader_password, province_reader_role
-from granary.superset import bundle
+from granary.superset import bundle, layout
 from granary.superset.client import SupersetClient
 
 TEMPLATES = Path(__file__).with_name("province_templates")
@@ -61,42 +61,9 @@ def sqlalchemy_uri() -> str:
     )
 
 
-def _position(rows: list[list[tuple[str, int, int]]]) -> dict[str, Any]:
-    """Superset's dashboard layout tree (v2) for rows of (chart key, width of 12, height)."""
-    position: dict[str, Any] = {
-        "DASHBOARD_VERSION_KEY": "v2",
-        "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
-        "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
-        "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": DASHBOARD_TITLE}},
-    }
-    number = 0
-    for row_number, row in enumerate(rows, start=1):
-        row_id = f"ROW-{row_number}"
-        position["GRID_ID"]["children"].append(row_id)
-        position[row_id] = {
-            "type": "ROW",
-            "id": row_id,
-            "children": [],
-            "parents": ["ROOT_ID", "GRID_ID"],
-            "meta": {"background": "BACKGROUND_TRANSPARENT"},
-        }
-        for key, width, height in row:
-            number += 1
-            chart_id = f"CHART-{key}"
-            position[row_id]["children"].append(chart_id)
-            position[chart_id] = {
-                "type": "CHART",
-                "id": chart_id,
-                "children": [],
-                "parents": ["ROOT_ID", "GRID_ID", row_id],
-                "meta": {
-                    "chartId": number,
-                    "uuid": asset_uuid(f"chart:{key}"),
-                    "width": width,
-                    "height": height,
-                },
-            }
-    return position
+def _position(rows: layout.Rows) -> dict[str, Any]:
+    """Superset's dashboard layout tree for the ops dashboard's rows of (chart key, width, height)."""
+    return layout.position(DASHBOARD_TITLE, rows, lambda key: asset_uuid(f"chart:{key}"))
 
 
 def render() -> dict[str, str]:
