@@ -35,15 +35,17 @@ GRANARY = Path(sys.executable).with_name("granary")
 
 @pytest.fixture(scope="module")
 def backfill_env(
-    spark_remote: str, serving_db: str, tmp_path_factory: pytest.TempPathFactory
+    spark_remote: str, serving_db: str, granary_worker: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    """The environment the CLI runs in: own data root, own serving database, session Spark and secrets."""
+    """The environment the CLI runs in: own data root, own serving database, session Spark and secrets;
+    commands go through the session's worker, as Airflow's tasks do."""
     root = tmp_path_factory.mktemp("backfill")
     env = {
         **os.environ,
         "GRANARY_DATA": str(root),
         "GRANARY_RUN_DIR": str(root / "run"),
         "GRANARY_SERVING_DB": SERVING_DB,
+        "GRANARY_WORKER": granary_worker,
     }
     with pytest.MonkeyPatch.context() as mp:
         for name in ("GRANARY_DATA", "GRANARY_RUN_DIR", "GRANARY_SERVING_DB"):
