@@ -138,6 +138,16 @@ MALFORMED_LOAN = (
 )
 
 
+def clean_broken_day(bank: Tenant, dt: date, tables: list[str]) -> None:
+    """Clean a fixture day built to break rules: its tiny customer table is mostly broken rows.
+
+    That breaches the contract's max_quarantine_share, which fails the step only after every
+    table's partitions and reconciliation are written — what the tests below then read.
+    """
+    with pytest.raises(DataError, match=r"customer .* over the contract's max_quarantine_share"):
+        clean(bank, dt, tables)
+
+
 @pytest.fixture(scope="module")
 def banks_cleaned(spark_remote: str, granary_env: Path) -> dict[str, dict[str, Path]]:
     """Both banks' DAY ingested and cleaned, and the GBK bank's OTHER_DAY too."""
@@ -145,10 +155,10 @@ def banks_cleaned(spark_remote: str, granary_env: Path) -> dict[str, dict[str, P
     for bank in (GBK_BANK, UTF8_BANK):
         landed[bank.code] = write_day(bank, DAY, extra_loan_line=MALFORMED_LOAN)
         ingest(bank, DAY, list(landed[bank.code]))
-        clean(bank, DAY, list(landed[bank.code]))
+        clean_broken_day(bank, DAY, list(landed[bank.code]))
     write_day(GBK_BANK, OTHER_DAY)
     ingest(GBK_BANK, OTHER_DAY, ["customer"])
-    clean(GBK_BANK, OTHER_DAY, ["customer"])
+    clean_broken_day(GBK_BANK, OTHER_DAY, ["customer"])
     return landed
 
 
@@ -259,7 +269,7 @@ def test_rerun_replaces_only_that_day_byte_for_byte(banks_cleaned) -> None:
     dwd_file = paths.partition(tables["dwd"], DAY) / "part-00000.parquet"
     written_before = dwd_file.stat().st_mtime_ns
     ingest(GBK_BANK, DAY, ["customer"])
-    clean(GBK_BANK, DAY, ["customer"])
+    clean_broken_day(GBK_BANK, DAY, ["customer"])
     assert dwd_file.stat().st_mtime_ns != written_before  # really rewritten, not left alone
 
     for layer, table_dir in tables.items():
