@@ -8,7 +8,7 @@ DEMO_SCALE ?= 0.01
 DEMO_TENANTS ?= qingshan,hexi
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint stop clean-data help
+.PHONY: setup demo test lint stop help
 
 help:
 	@echo "make demo   set up, then run both banks' day through Airflow and provision Superset"

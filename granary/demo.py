@@ -23,7 +23,7 @@ def run_demo(tenants: list[Tenant], dt: date, scale: float, history_days: int) -
     console.rule("[bold]Granary demo")
     spark.start_connect_server()
     init_serving(tenants)
-    # A few days of history, so period indicators (month-to-date, last 30 days) mean something.
+    # A few days of history, so period indicators and tag movements mean something.
     days = [dt - timedelta(days=i) for i in reversed(range(history_days))]
     generate(tenants, days, scale=scale, seed=42)
     service.start()
@@ -31,9 +31,17 @@ def run_demo(tenants: list[Tenant], dt: date, scale: float, history_days: int) -
     # which fails while Superset runs without them. Importing needs no published table.
     provision.provision(tenants)
     airflow.start()
+    # The earlier days first, as the Airflow backfill an operator would run: the build only sees
+    # days that went through the lake, and tag movements and day-on-day comparisons need them.
+    if len(days) > 1 and not airflow.backfill(tenants, days[0], days[-2]):
+        raise GranaryError(
+            f"the backfill of the earlier days did not succeed; open Airflow at {settings().airflow_url}, "
+            "read the failed task's log, then rerun `make demo`"
+        )
     if not airflow.run_day(tenants, dt, timeout=1800):
         raise GranaryError(
-            "not every bank's DAG run succeeded; open Airflow (URL below) and read the failed task's log"
+            f"not every bank's DAG run succeeded; open Airflow at {settings().airflow_url} and read "
+            "the failed task's log"
         )
     _print_where_to_look(tenants, dt)
 
