@@ -33,7 +33,7 @@ CHART_STATES_JS = """() => Array.from(
     loading: !!h.querySelector('.loading, [data-test="loading-indicator"]'),
     empty: !!h.querySelector('.no-results, [data-test="no-results"], .ant-empty'),
     error: !!h.querySelector('.ant-alert-error, [data-test="error-tooltip"], .alert-danger'),
-    title: (h.querySelector('[data-test="editable-title"], .header-title') || {}).innerText || '',
+    title: ((h.querySelector('[data-test="editable-title"], .header-title') || {}).textContent || '').trim(),
 }))"""
 
 
