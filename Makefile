@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: setup demo test lint stop help
 
 help:
-	@echo "make demo   set up, then run both banks' day through Airflow and provision Superset"
+	@echo "make demo   set up, then run both banks' last three days through Airflow and provision Superset"
 	@echo "make test   set up, then lint and run the test suite"
 	@echo "make stop   stop what demo left running (Airflow, Superset, Spark Connect)"
 
