@@ -31,6 +31,8 @@ class Settings:
     serving_db: str  # prefix: bank T is served from <serving_db>_<T> (granary.serving)
     superset_url: str
     airflow_url: str
+    jars_dir: Path  # Spark's and Kafka's jars, fetched by `make setup` from the Maven poms in jvm/
+    kafka_bootstrap: str  # host:port of the Kafka broker (`granary kafka start`)
 
 
 @cache
@@ -38,6 +40,8 @@ def settings() -> Settings:
     env = os.environ.get
     home = Path(env("GRANARY_HOME", str(REPO_ROOT))).resolve()
     data = Path(env("GRANARY_DATA", str(home))).resolve()
+    # Keys and passwords live outside the repo, owner-only (see secrets.py).
+    secrets_dir = Path(env("GRANARY_SECRETS_DIR", str(Path.home() / ".granary" / "secrets")))
     return Settings(
         home=home,
         tenants_dir=Path(env("GRANARY_TENANTS_DIR", str(home / "tenants"))),
@@ -45,14 +49,28 @@ def settings() -> Settings:
         lake_root=Path(env("GRANARY_LAKE_ROOT", str(data / "lake"))),
         warehouse_root=Path(env("GRANARY_WAREHOUSE_ROOT", str(data / "warehouse"))),
         archive_root=Path(env("GRANARY_ARCHIVE_ROOT", str(data / "archive"))),
-        # Keys and passwords live outside the repo, owner-only (see secrets.py).
-        secrets_dir=Path(env("GRANARY_SECRETS_DIR", str(Path.home() / ".granary" / "secrets"))),
+        secrets_dir=secrets_dir,
         run_dir=Path(env("GRANARY_RUN_DIR", str(home / ".run"))),
         spark_remote=env("GRANARY_SPARK_REMOTE", "sc://127.0.0.1:15002"),
-        pg_admin_dsn=env("GRANARY_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        pg_admin_dsn=env("GRANARY_PG_ADMIN_DSN") or _installation_admin_dsn(secrets_dir),
         pg_host=env("GRANARY_PG_HOST", "127.0.0.1"),
         pg_port=int(env("GRANARY_PG_PORT", "5432")),
         serving_db=env("GRANARY_SERVING_DB", "granary_serving"),
         superset_url=env("GRANARY_SUPERSET_URL", "http://127.0.0.1:8088"),
         airflow_url=env("GRANARY_AIRFLOW_URL", "http://127.0.0.1:8080"),
+        jars_dir=Path(env("GRANARY_JARS_DIR", str(home / ".jars"))),
+        kafka_bootstrap=env("GRANARY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
     )
+
+
+# Written by `make setup` (scripts/setup-machine.sh): the admin login it created, with its
+# generated password. No password-less default: the cluster never trusts a connection.
+PG_ADMIN_DSN_FILE = "postgres.admin.dsn"
+
+
+def _installation_admin_dsn(secrets_dir: Path) -> str:
+    path = secrets_dir / PG_ADMIN_DSN_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    # Fails to log in with a clear error, naming the login; `make setup` writes the file.
+    return "postgresql://granary_admin@127.0.0.1:5432/postgres"

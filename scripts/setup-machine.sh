@@ -74,6 +74,34 @@ if [[ ",${preload// /}," != *",pgaudit,"* ]]; then
   wait_ready
 fi
 
+# The installation's admin login: a superuser with a generated password, kept owner-only in the
+# secrets directory as one DSN that everything connecting as admin reads (granary/config.py).
+# Debian's cluster asks for a password over TCP; nothing here trusts a connection. The postgres
+# OS user's peer login (psql_admin) is used only here, to create that login.
+secrets_dir=$(.venv/bin/python -c 'from granary.config import settings; print(settings().secrets_dir)')
+dsn_file=$secrets_dir/postgres.admin.dsn
+admin_role=granary_admin
+mkdir -p "$secrets_dir"
+chmod 0700 "$secrets_dir"
+password=
+[ -s "$dsn_file" ] && password=$(sed -nE 's#^postgresql://[^:]+:([^@]+)@.*#\1#p' "$dsn_file")
+[ -n "$password" ] || password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+dsn="postgresql://$admin_role:$password@127.0.0.1:$port/postgres"
+if [ "$(cat "$dsn_file" 2>/dev/null)" != "$dsn" ]; then
+  echo "setup: admin login $admin_role: $dsn_file (owner-only)"
+  (umask 077 && printf '%s\n' "$dsn" >"$dsn_file.tmp" && mv "$dsn_file.tmp" "$dsn_file")
+fi
+if ! psql "$dsn" -X -q -tA -c "select 1" >/dev/null 2>&1; then
+  echo "setup: creating or updating the superuser $admin_role in $cluster"
+  # The password goes through stdin, never a command line (ps shows those).
+  psql_admin -v role="$admin_role" -v password="$password" <<'SQL'
+select format('create role %I login superuser', :'role')
+ where not exists (select from pg_roles where rolname = :'role') \gexec
+select format('alter role %I with login superuser password %L', :'role', :'password') \gexec
+SQL
+  psql "$dsn" -X -q -tA -c "select 1" >/dev/null
+fi
+
 pg_isready -h 127.0.0.1 -p "$port"
-echo "setup: PostgreSQL $cluster on port $port: preload=$(psql_admin -c 'show shared_preload_libraries')"
+echo "setup: PostgreSQL $cluster on port $port: preload=$(psql_admin -c 'show shared_preload_libraries'), admin login $admin_role"
 java -version 2>&1 | head -1

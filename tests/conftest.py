@@ -20,6 +20,9 @@ def granary_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """An isolated data root and secrets dir for the test session (the repo's data is untouched)."""
     root = tmp_path_factory.mktemp("granary")
     saved = dict(os.environ)
+    # The installation's admin login (`make setup` wrote it to the real secrets dir) stays the
+    # one the tests connect with: carried in the environment, so subprocesses get it too.
+    os.environ["GRANARY_PG_ADMIN_DSN"] = config.settings().pg_admin_dsn
     os.environ["GRANARY_DATA"] = str(root)
     os.environ["GRANARY_SECRETS_DIR"] = str(root / "secrets")
     os.environ["GRANARY_RUN_DIR"] = str(root / "run")

@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import stat
@@ -491,13 +492,22 @@ def scratch_postgres() -> Iterator[dict[str, str]]:
         os.chown(root, user.pw_uid, user.pw_gid)
     port = _free_port()
     data = root / "data"
-    _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+    # Passwords everywhere, as on a stock cluster: the scripts under test must send one.
+    password = secrets.token_urlsafe(16)
+    pwfile = root / "pwfile"
+    pwfile.write_text(password + "\n", encoding="utf-8")
+    if os.geteuid() == 0:
+        os.chown(pwfile, user.pw_uid, user.pw_gid)
+    _as_postgres(
+        [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
+         f"--pwfile={pwfile}", "-E", "UTF8"]
+    )  # fmt: skip
     _as_postgres(
         [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
          "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"]
     )  # fmt: skip
     try:
-        yield {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres"}
+        yield {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres", "PGPASSWORD": password}
     finally:
         _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
         shutil.rmtree(root, ignore_errors=True)
@@ -505,7 +515,7 @@ def scratch_postgres() -> Iterator[dict[str, str]]:
 
 def _script_env(pg: dict[str, str], scratch: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANARY_", "PG", "AIRFLOW"))}
-    dsn = f"postgresql://postgres@{pg['PGHOST']}:{pg['PGPORT']}/postgres"
+    dsn = f"postgresql://postgres:{pg['PGPASSWORD']}@{pg['PGHOST']}:{pg['PGPORT']}/postgres"
     env.update(pg)
     env.update(
         PATH=f"{REPO / '.venv' / 'bin'}{os.pathsep}{env['PATH']}",
