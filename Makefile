@@ -32,7 +32,15 @@ uv:
 	cd envs/superset && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-superset $(UV) sync --frozen
 	touch $@
 
-setup: .venv/.synced .venv-airflow/.synced .venv-superset/.synced
+# The JVM side, pinned in Maven poms: Spark's extra jars and the Kafka broker, copied from Maven
+# Central into .jars/ (outside git). Spark loads them with spark.jars (granary/jars.py).
+.jars/%/.fetched: jvm/%/pom.xml
+	rm -rf .jars/$*
+	mvn -q -B -f jvm/$*/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	  -DoutputDirectory=$(CURDIR)/.jars/$*
+	touch $@
+
+setup: .venv/.synced .venv-airflow/.synced .venv-superset/.synced .jars/spark/.fetched .jars/kafka/.fetched
 	./scripts/setup-machine.sh
 
 demo: setup

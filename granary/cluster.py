@@ -34,7 +34,7 @@ import requests
 
 from granary import config
 from granary.errors import EngineError
-from granary.spark import SERVER_CONF, close_client_session, spark_home
+from granary.spark import SERVER_CONF, close_client_session, daemon_args, jvm_properties_args, spark_home
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -365,7 +365,7 @@ def connect_server_args(master: str, remote: str, driver_memory: str | None) -> 
     }
     if driver_memory:
         conf["spark.driver.memory"] = driver_memory
-    args = []
+    args = jvm_properties_args(config.settings().run_dir / "spark" / "conf")
     for name, value in conf.items():
         args += ["--conf", f"{name}={value}"]
     return args
@@ -407,8 +407,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         remote = config.settings().spark_remote
         _exec(
-            [str(home / "sbin" / "start-connect-server.sh"), "--wait",
-             *connect_server_args(args.master_url, remote, args.driver_memory)]
+            [*daemon_args("submit"), *connect_server_args(args.master_url, remote, args.driver_memory)]
         )  # fmt: skip
 
 

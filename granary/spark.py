@@ -2,7 +2,8 @@
 
 One long-running server (`granary spark start`) lets a job start work in seconds instead of
 paying JVM start-up per task; at scale `GRANARY_SPARK_REMOTE` points at a cluster's server.
-The server is pyspark's own `sbin/start-connect-server.sh`, run from the installed package.
+The server is Spark's own SparkConnectServer class, run by pyspark's `sbin/spark-daemon.sh` from the
+installed package (pyspark 4.1's wheel ships the daemon script, not the start/stop wrappers over it).
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ SERVER_CONF = {
     "spark.sql.legacy.javaCharsets": "true",
 }
 START_TIMEOUT_S = 120.0
+CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+
+def daemon_args(verb: str) -> list[str]:
+    """spark-daemon.sh's command line for the Connect server: what start-connect-server.sh runs."""
+    args = [str(spark_home() / "sbin" / "spark-daemon.sh"), verb, CONNECT_SERVER_CLASS, "1"]
+    return args + ["--name", "Spark Connect server"] if verb == "submit" else args
+
+
 # Warnings only, except the server's own start/stop lines: the INFO log grows by a line per RPC.
 LOG4J2 = """\
 rootLogger.level = warn
@@ -109,11 +119,7 @@ def _server_env(host: str, port: int) -> dict[str, str]:
 
 
 def _pid_file(port: int) -> Path:
-    return (
-        _server_dir()
-        / "pids"
-        / f"spark-granary-{port}-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid"
-    )
+    return _server_dir() / "pids" / f"spark-granary-{port}-{CONNECT_SERVER_CLASS}-1.pid"
 
 
 def _log_tail(lines: int = 20) -> str:
@@ -122,6 +128,22 @@ def _log_tail(lines: int = 20) -> str:
         return "(no server log)"
     text = logs[-1].read_text(encoding="utf-8", errors="replace").splitlines()
     return f"{logs[-1]}:\n" + "\n".join(text[-lines:])
+
+
+def jvm_properties_args(conf_dir: Path) -> list[str]:
+    """spark-submit's `--properties-file` with the fetched jars (spark.jars) and the lake catalog.
+
+    The catalog login's password is in it, so it is written owner-only and never on a command line."""
+    from granary import jars, lakehouse
+
+    conf = {**jars.spark_jars_conf(), **lakehouse.spark_catalog_conf()}
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    path = conf_dir / "granary-jvm.properties"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.writelines(f"{name} {value}\n" for name, value in conf.items())
+    return ["--properties-file", str(path)]
 
 
 def _java_present() -> bool:
@@ -158,7 +180,7 @@ def start_connect_server(master: str | None = None) -> None:
     }
     if master:
         conf["spark.master"] = master
-    args = [str(spark_home() / "sbin" / "start-connect-server.sh")]
+    args = [*daemon_args("submit"), *jvm_properties_args(run / "conf")]
     for name, value in conf.items():
         args += ["--conf", f"{name}={value}"]
     done = subprocess.run(
@@ -166,7 +188,7 @@ def start_connect_server(master: str | None = None) -> None:
     )
     if done.returncode != 0:
         raise EngineError(
-            f"start-connect-server.sh failed (exit {done.returncode}): "
+            f"spark-daemon.sh could not start the Connect server (exit {done.returncode}): "
             f"{done.stdout}{done.stderr}\n{_log_tail()}"
         )
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -196,7 +218,7 @@ def stop_connect_server() -> None:
         return
     pid = int(pid_file.read_text().strip() or 0)
     subprocess.run(
-        [str(spark_home() / "sbin" / "stop-connect-server.sh")],
+        daemon_args("stop"),
         env=_server_env(host, port),
         capture_output=True,
         text=True,
