@@ -40,6 +40,10 @@ app.add_typer(credentials_app, name="credentials")
 app.add_typer(superset_app, name="superset")
 app.add_typer(airflow_app, name="airflow")
 app.add_typer(worker_app, name="worker")
+kafka_app = typer.Typer(help="The Kafka broker (KRaft mode, from Apache's Maven jars) for intraday streams.")
+app.add_typer(kafka_app, name="kafka")
+lakehouse_app = typer.Typer(help="The lake's Iceberg catalog in PostgreSQL (read by Spark and DuckDB).")
+app.add_typer(lakehouse_app, name="lakehouse")
 ops_app = typer.Typer(help="The province's ops records: how each bank's runs and publishes ended.")
 app.add_typer(ops_app, name="ops")
 
@@ -280,6 +284,36 @@ def spark_stop() -> None:
     from granary.spark import stop_connect_server
 
     _guard(stop_connect_server)
+
+
+@kafka_app.command("start")
+def kafka_start() -> None:
+    """Start the local Kafka broker (no-op if it already answers)."""
+    from granary import kafka
+
+    _guard(kafka.start)
+    host, port = kafka.host_port()
+    console.print(f"[green]✓[/] Kafka broker on {host}:{port} (log {kafka.log_file()})")
+
+
+@kafka_app.command("stop")
+def kafka_stop() -> None:
+    """Stop the local Kafka broker (its topics stay for the next start)."""
+    from granary import kafka
+
+    _guard(kafka.stop)
+
+
+@lakehouse_app.command("init")
+def lakehouse_init() -> None:
+    """Create the Iceberg catalog's database and login role in PostgreSQL (idempotent)."""
+    from granary import lakehouse
+
+    _guard(lakehouse.ensure_catalog)
+    console.print(
+        f"[green]✓[/] lake catalog {lakehouse.catalog_database()} (login {lakehouse.catalog_role()}), "
+        f"tables under {lakehouse.warehouse()}"
+    )
 
 
 @worker_app.command("start")

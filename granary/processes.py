@@ -4,6 +4,8 @@ whether a pid from a pid file is still the process we started."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 # Batch work (the Spark server, the worker's commands) runs below the services that keep the night
@@ -42,3 +44,23 @@ def running_pid(pid_file: Path, marker: bytes | None = None) -> int | None:
     except (FileNotFoundError, ValueError):
         return None
     return pid if alive(pid, marker) else None
+
+
+def stop_process(pid: int, grace_s: float = 30.0, group: bool = False) -> None:
+    """SIGTERM (to its process group if `group`), up to `grace_s` for it to exit, then SIGKILL."""
+    kill = os.killpg if group else os.kill
+    try:
+        kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return
+        time.sleep(0.2)
+    try:
+        kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    while alive(pid):
+        time.sleep(0.1)
