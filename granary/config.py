@@ -33,6 +33,7 @@ class Settings:
     airflow_url: str
     jars_dir: Path  # Spark's and Kafka's jars, fetched by `make setup` from the Maven poms in jvm/
     kafka_bootstrap: str  # host:port of the Kafka broker (`granary kafka start`)
+    lake_catalog: str  # the Iceberg catalog's PostgreSQL database and its login role (granary.lakehouse)
 
 
 @cache
@@ -60,6 +61,7 @@ def settings() -> Settings:
         airflow_url=env("GRANARY_AIRFLOW_URL", "http://127.0.0.1:8080"),
         jars_dir=Path(env("GRANARY_JARS_DIR", str(home / ".jars"))),
         kafka_bootstrap=env("GRANARY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        lake_catalog=env("GRANARY_LAKE_CATALOG", "granary_lakehouse"),
     )
 
 

@@ -5,8 +5,9 @@ everything outside the JVM (dbt on DuckDB, checks, audits) reads the same tables
 pyiceberg's SQL catalog, which keeps the same two tables in the same database. One name per
 table in both engines: `<namespace>.<table>` in the catalog named CATALOG ("lake").
 
-The catalog database (`<serving_db>_lakehouse`) belongs to its own login role with a generated
-password (secrets dir); PUBLIC may not connect to it. Why Iceberg, and Spark 4.1: docs/lakehouse.md.
+The catalog database (GRANARY_LAKE_CATALOG, default `granary_lakehouse`) belongs to the login role
+of the same name, with a generated password (secrets dir); PUBLIC may not connect to it.
+Why Iceberg, and Spark 4.1: docs/lakehouse.md.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ CATALOG = "lake"
 
 
 def catalog_database() -> str:
-    return f"{settings().serving_db}_lakehouse"
+    return settings().lake_catalog
 
 
 def catalog_role() -> str:
-    """Prefixed like the province's role: roles are cluster-wide."""
-    return f"{settings().serving_db}_lakehouse"
+    """Named like its database; roles are cluster-wide, so a second installation sets its own name."""
+    return settings().lake_catalog
 
 
 def catalog_password() -> str:
@@ -84,6 +85,18 @@ def ensure_catalog() -> None:
             conn.execute(sql.SQL("create database {} owner {}").format(database, role))
         conn.execute(sql.SQL("alter database {} owner to {}").format(database, role))
         conn.execute(sql.SQL("revoke all on database {} from public").format(database))
+
+
+def drop_catalog() -> None:
+    """Drop the catalog's database and role (scratch installations and test sessions): the tables'
+    files stay under the warehouse folder."""
+    from granary.serving import admin_connect
+
+    with admin_connect(autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(catalog_database()))
+        )
+        conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(catalog_role())))
 
 
 def catalog():  # -> pyiceberg.catalog.sql.SqlCatalog (import kept lazy)

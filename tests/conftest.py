@@ -26,8 +26,13 @@ def granary_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ["GRANARY_DATA"] = str(root)
     os.environ["GRANARY_SECRETS_DIR"] = str(root / "secrets")
     os.environ["GRANARY_RUN_DIR"] = str(root / "run")
+    # The lake catalog's database and role are cluster-wide: the session's own, dropped after.
+    os.environ["GRANARY_LAKE_CATALOG"] = f"granary_lakehouse_test_{os.getpid()}"
     config.settings.cache_clear()
     yield root
+    from granary import lakehouse
+
+    lakehouse.drop_catalog()
     os.environ.clear()
     os.environ.update(saved)
     config.settings.cache_clear()
