@@ -2,9 +2,10 @@
 
 Kafka has no Debian package; its broker is plain Java. `granary kafka start` formats the storage
 once (a one-node quorum, `--standalone`), then runs `kafka.Kafka` in the background, like
-`granary spark start`. It listens on GRANARY_KAFKA_BOOTSTRAP (default 127.0.0.1:9092), its
-controller on the next port; data and logs are under the run dir. At scale the same setting
-points at the province's cluster instead.
+`granary spark start`. It listens on GRANARY_KAFKA_BOOTSTRAP, its controller on the next port;
+data and logs are under the run dir. In a container, `python -m granary.kafka` runs the same broker
+in the foreground on every interface (docker/compose.yaml). At scale the setting points at the
+province's own Kafka cluster instead.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def host_port() -> tuple[str, int]:
     value = settings().kafka_bootstrap
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
-        raise EngineError(f"GRANARY_KAFKA_BOOTSTRAP '{value}' is not host:port like 127.0.0.1:9092")
+        raise EngineError(f"GRANARY_KAFKA_BOOTSTRAP '{value}' is not host:port (the broker's address)")
     return host, int(port)
 
 
@@ -65,14 +66,14 @@ def answers(timeout: float = 1.0) -> bool:
         return False
 
 
-def _server_properties(host: str, port: int) -> str:
-    controller = f"{host}:{port + 1}"
+def _server_properties(host: str, port: int, bind: str) -> str:
+    """A one-node broker and controller, advertised as `host`, listening on `bind`."""
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
-            f"controller.quorum.bootstrap.servers={controller}",
-            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{controller}",
+            f"controller.quorum.bootstrap.servers={host}:{port + 1}",
+            f"listeners=PLAINTEXT://{bind}:{port},CONTROLLER://{bind}:{port + 1}",
             f"advertised.listeners=PLAINTEXT://{host}:{port}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
@@ -108,16 +109,14 @@ def _java(*args: str, **kwargs) -> list[str]:
     ]
 
 
-def start() -> None:
-    """Start the broker and wait until it takes connections (no-op if one answers)."""
-    if answers():
-        return
+def _prepare(bind: str) -> Path:
+    """Write the broker's configuration and format its storage the first time; returns the properties."""
     host, port = host_port()
     run = _dir()
     run.mkdir(parents=True, exist_ok=True)
     (run / "log4j2.properties").write_text(LOG4J2, encoding="utf-8")
     props = run / "server.properties"
-    props.write_text(_server_properties(host, port), encoding="utf-8")
+    props.write_text(_server_properties(host, port, bind), encoding="utf-8")
     if not (run / "data" / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
         done = subprocess.run(
@@ -129,6 +128,15 @@ def start() -> None:
             raise EngineError(
                 f"formatting Kafka's storage in {run / 'data'} failed: {done.stdout}{done.stderr}"
             )
+    return props
+
+
+def start() -> None:
+    """Start the broker in the background and wait until it takes connections (no-op if one answers)."""
+    if answers():
+        return
+    host, port = host_port()
+    props = _prepare(bind=host)
     with open(log_file(), "ab") as log:
         broker = subprocess.Popen(
             _java("kafka.Kafka", str(props)),
@@ -147,6 +155,12 @@ def start() -> None:
     raise EngineError(
         f"the Kafka broker did not answer on {host}:{port} within {START_TIMEOUT_S:.0f}s; {_log_tail()}"
     )
+
+
+def run_foreground() -> None:
+    """Replace this process with the broker, on every interface (one broker per container)."""
+    args = _java("kafka.Kafka", str(_prepare(bind="0.0.0.0")))
+    os.execv(args[0], args)
 
 
 def stop() -> None:
@@ -170,3 +184,7 @@ def _log_tail(lines: int = 20) -> str:
         return "no broker log"
     text = log_file().read_text(encoding="utf-8", errors="replace").splitlines()
     return f"{log_file()}:\n" + "\n".join(text[-lines:])
+
+
+if __name__ == "__main__":
+    run_foreground()

@@ -257,6 +257,8 @@ def test_images_install_from_the_lock_files():
         syncs = 0
         for stage in chain:
             for keyword, args in stage.instructions:
+                if keyword == "COPY" and "--from=" in args:
+                    continue  # from another stage (the jars), not from the repository
                 if keyword == "COPY":
                     sources = [a for a in args.split() if not a.startswith("--")][:-1]
                     copied |= {s.rstrip("/") for s in sources}
@@ -282,6 +284,21 @@ def test_images_install_from_the_lock_files():
                     )
         assert syncs, f"{name}: target {target} installs nothing from a lock"
     assert locks_used == LOCK_FILES
+
+
+def test_core_image_bakes_the_jars_make_setup_fetches():
+    """The same Maven poms as `make setup`, resolved at build time; the image resolves nothing at run time."""
+    stages = dockerfile_stages(DOCKER / "Dockerfile")
+    fetch = " ".join(a for k, a in stages["jars"].instructions if k == "RUN")
+    poms = {p.parent.name for p in (REPO / "jvm").glob("*/pom.xml")}
+    assert poms == {"spark", "kafka"}
+    assert "for side in spark kafka" in fetch and "jvm/$side/pom.xml dependency:copy-dependencies" in fetch
+    make = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "-f jvm/$*/pom.xml dependency:copy-dependencies -DincludeScope=runtime" in make
+    assert "-DincludeScope=runtime" in fetch
+    core = dict((k, a) for k, a in stages["core"].instructions if k in ("COPY", "ENV") and ".jars" in a)
+    assert core["COPY"] == "--from=jars /opt/granary/.jars ./.jars"
+    assert "GRANARY_JARS_DIR=/opt/granary/.jars" in core["ENV"]
 
 
 def test_uv_in_images_is_the_one_make_setup_pins():
