@@ -66,7 +66,7 @@ def settings() -> Settings:
 
 
 # Written by `make setup` (scripts/setup-machine.sh): the admin login it created, with its
-# generated password. No password-less default: the cluster never trusts a connection.
+# generated password. No password-less default: every login gives a password.
 PG_ADMIN_DSN_FILE = "postgres.admin.dsn"
 
 

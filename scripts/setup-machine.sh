@@ -42,8 +42,8 @@ if ! pg_isready -q -h 127.0.0.1 -p "$port"; then
 fi
 
 # Bank roles (members of granary_bank_readers, see granary/serving_init.py) must give their
-# password even where the machine trusts local connections. pg_hba.conf is read top-down, so
-# the rules go first; the admin (postgres) and everything else keep their access.
+# password, whatever rules follow for other roles. pg_hba.conf is read top-down, so
+# the rules go first; Debian's own rules (passwords over TCP) follow for every other login.
 hba=$conf_dir/pg_hba.conf
 begin="# granary-bank-passwords begin (written by granary's setup-machine.sh)"
 end="# granary-bank-passwords end"
@@ -76,7 +76,7 @@ fi
 
 # The installation's admin login: a superuser with a generated password, kept owner-only in the
 # secrets directory as one DSN that everything connecting as admin reads (granary/config.py).
-# Debian's cluster asks for a password over TCP; nothing here trusts a connection. The postgres
+# Debian's cluster asks for a password over TCP; no rule here lets a login skip it. The postgres
 # OS user's peer login (psql_admin) is used only here, to create that login.
 secrets_dir=$(.venv/bin/python -c 'from granary.config import settings; print(settings().secrets_dir)')
 dsn_file=$secrets_dir/postgres.admin.dsn
