@@ -33,7 +33,7 @@ uv:
 	touch $@
 
 # The JVM side, pinned in Maven poms: Spark's extra jars and the Kafka broker, copied from Maven
-# Central into .jars/ (outside git). Spark loads them with spark.jars (granary/jars.py).
+# Central into .jars/ (outside git). Spark loads them with spark.jars (granary/stack/jars.py).
 .jars/%/.fetched: jvm/%/pom.xml
 	rm -rf .jars/$*
 	mvn -q -B -f jvm/$*/pom.xml dependency:copy-dependencies -DincludeScope=runtime \

@@ -185,9 +185,9 @@ def _run_results(run_dir: Path, tenant: str) -> dict:
 
 def _prepare_lake(tenant_code: str, scale: float) -> float:
     """Generate the bank's days and run every step before the quality gate; return seconds."""
-    from granary import pipeline
+    from granary.core.tenants import get_tenant
     from granary.generate import generate
-    from granary.tenants import get_tenant
+    from granary.pipeline import run as pipeline
 
     tenant = get_tenant(tenant_code)
     started = time.perf_counter()
@@ -261,12 +261,14 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from granary import config, paths, spark
+    from granary.core import config, paths
+    from granary.pipeline import spark
+    from granary.stack import spark_server
 
     config.settings.cache_clear()
     console = Console()
     try:
-        spark.start_connect_server()
+        spark_server.start_connect_server()
         prepare_s = None if args.data else round(_prepare_lake(args.tenant, args.scale), 2)
         dt = DAYS[-1]
         engines: dict[str, dict] = {}

@@ -36,8 +36,8 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="granary-generate-"))
     os.environ["GRANARY_DATA"] = str(root)
+    from granary.core.tenants import get_tenant, load_tenants
     from granary.generate import generate
-    from granary.tenants import get_tenant, load_tenants
 
     tenants = [get_tenant(c) for c in args.tenants.split(",")] if args.tenants else load_tenants()
     started = time.perf_counter()

@@ -22,12 +22,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from granary import paths, spark
 from granary.catalog.sources import contracts
-from granary.clean import clean
+from granary.core import paths
+from granary.core.tenants import Tenant, get_tenant, load_tenants
 from granary.generate import generate
-from granary.ingest import ingest
-from granary.tenants import Tenant, get_tenant, load_tenants
+from granary.pipeline.clean import clean
+from granary.pipeline.ingest import ingest
+from granary.stack import spark_server
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -69,7 +70,7 @@ def main() -> None:
     tenants = load_tenants() if args.tenants == "all" else [get_tenant(c) for c in args.tenants.split(",")]
 
     console = Console()
-    spark.start_connect_server()
+    spark_server.start_connect_server()
     t0 = time.perf_counter()
     generate(tenants, [args.date], scale=args.scale, seed=args.seed)
     generate_s = time.perf_counter() - t0

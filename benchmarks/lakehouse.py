@@ -4,8 +4,8 @@
 
 Writes the same synthetic loan-balance days (rows per day, deterministic) twice on the Spark
 Connect server: as Hive-partitioned Parquet with dynamic partition overwrite (the first
-version's lake, granary.spark.write_partition) and as appends to an Iceberg table in the
-PostgreSQL JDBC catalog (granary.lakehouse). Then reads each back with Spark and with DuckDB:
+version's lake, granary.pipeline.spark.write_partition) and as appends to an Iceberg table in the
+PostgreSQL JDBC catalog (granary.pipeline.lakehouse). Then reads each back with Spark and with DuckDB:
 read_parquet over the Parquet folders, and the Iceberg table's current snapshot through pyiceberg.
 Records seconds and ratios to benchmarks/results/lakehouse.json and says whether the targets
 were met: an Iceberg day written in at most 1.5x the Parquet day's time, DuckDB's Iceberg read at
@@ -69,13 +69,15 @@ def main() -> None:
         GRANARY_LAKE_CATALOG=f"granary_lakehouse_bench_{os.getpid()}",
         GRANARY_SPARK_REMOTE=os.environ.get("GRANARY_SPARK_REMOTE_BENCH", "sc://127.0.0.1:15012"),
     )
-    from granary import config, lakehouse, spark
-    from granary.spark import write_partition
+    from granary.core import config
+    from granary.pipeline import lakehouse, spark
+    from granary.pipeline.spark import write_partition
+    from granary.stack import spark_server
 
     config.settings.cache_clear()
     console = Console()
     lakehouse.ensure_catalog()
-    spark.start_connect_server()
+    spark_server.start_connect_server()
     session = spark.get_session()
     days = [date(2026, 1, 1) + timedelta(days=i) for i in range(args.days)]
     parquet_dir = scratch / "lake" / "parquet" / "loan_balance"
@@ -116,7 +118,7 @@ def main() -> None:
         assert len(sums) == 1, f"the two lakes disagree: {sums}"
     finally:
         spark.close_client_session()
-        spark.stop_connect_server()
+        spark_server.stop_connect_server()
         lakehouse.drop_catalog()
 
     write_ratio = statistics.median(iceberg_s) / statistics.median(parquet_s)

@@ -5,7 +5,7 @@
 Everything runs in a scratch directory (landing, two lakes, two warehouses, keys, logs):
 the installation's data, keys and servers are not touched. The local run uses a Connect
 server in local mode; the cluster run a master and workers from pyspark's own scripts with
-a Connect server attached (granary.cluster). Both runs must give the same DWD and ADS.
+a Connect server attached (granary.stack.cluster). Both runs must give the same DWD and ADS.
 Prints both wall times and records benchmarks/results/scale_out.json.
 """
 
@@ -24,10 +24,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from granary import cluster, config, spark
 from granary.catalog.sources import contracts
+from granary.core import config
+from granary.core.tenants import get_tenant
 from granary.generate import generate
-from granary.tenants import get_tenant
+from granary.stack import cluster, spark_server
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -35,13 +36,13 @@ RESULTS = Path(__file__).parent / "results"
 def _timed_server(remote: str, master: str | None) -> float:
     started = time.perf_counter()
     with cluster.use_remote(remote):
-        spark.start_connect_server(master=master)
+        spark_server.start_connect_server(master=master)
     return time.perf_counter() - started
 
 
 def _stop_server(remote: str) -> None:
     with cluster.use_remote(remote):
-        spark.stop_connect_server()
+        spark_server.stop_connect_server()
 
 
 def main() -> None:

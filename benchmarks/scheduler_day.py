@@ -66,10 +66,10 @@ def _scratch_env(root: Path, codes: list[str]) -> None:
         }
     )
     os.environ.setdefault("GRANARY_SPARK_REMOTE", f"sc://127.0.0.1:{_free_port()}")
-    from granary import airflow
-    from granary.serving import admin_connect
-    from granary.serving_init import drop_serving
-    from granary.tenants import load_tenants
+    from granary.core.tenants import load_tenants
+    from granary.serving.connection import admin_connect
+    from granary.serving.databases import drop_serving
+    from granary.stack import airflow
 
     if root.exists():
         airflow.stop()  # and its worker
@@ -149,7 +149,7 @@ def _ts(text: str | None) -> float | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else None
 
 
-def _task_figures(api, dag_ids: list[str]) -> dict:  # noqa: ANN001 - granary.airflow.Api
+def _task_figures(api, dag_ids: list[str]) -> dict:  # noqa: ANN001 - granary.stack.airflow.Api
     durations, queue_waits, gaps, small = [], [], [], []
     tasks = 0
     for dag_id in dag_ids:
@@ -260,16 +260,17 @@ def main() -> None:
     _scratch_env(root, codes)
 
     # Imported after the environment is set: granary reads its settings once.
-    from granary import airflow, spark, worker
+    from granary.core.tenants import load_tenants
     from granary.generate import generate
-    from granary.publish import init_serving
-    from granary.serving import admin_connect
-    from granary.serving_init import drop_serving
-    from granary.tenants import load_tenants
+    from granary.pipeline import spark
+    from granary.serving.connection import admin_connect
+    from granary.serving.databases import drop_serving
+    from granary.serving.publish import init_serving
+    from granary.stack import airflow, spark_server, worker
 
     tenants = load_tenants()
     spark_started = not spark.server_answers()
-    spark.start_connect_server()
+    spark_server.start_connect_server()
     init_serving(tenants)
     t0 = time.perf_counter()
     generate(tenants, [args.date], scale=args.scale, seed=42)
@@ -296,7 +297,7 @@ def main() -> None:
         if not args.keep:
             airflow.stop()
             if spark_started:
-                spark.stop_connect_server()
+                spark_server.stop_connect_server()
             drop_serving(tenants)
             with admin_connect(autocommit=True) as conn:
                 conn.execute(f'drop database if exists "{METADATA_DB}" with (force)')

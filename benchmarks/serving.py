@@ -29,10 +29,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from granary import config
-from granary.publish import serving_day
-from granary.serving import admin_connect, tenant_connect, tenant_conninfo
-from granary.tenants import get_tenant
+from granary.core import config
+from granary.core.tenants import get_tenant
+from granary.serving.connection import admin_connect, tenant_connect, tenant_conninfo
+from granary.serving.publish import serving_day
 
 RESULTS = Path(__file__).parent / "results"
 GRANARY = str(Path(sys.executable).with_name("granary"))

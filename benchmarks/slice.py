@@ -20,10 +20,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from granary import pipeline, spark
+from granary.core.tenants import get_tenant, load_tenants
 from granary.generate import generate
-from granary.publish import init_serving
-from granary.tenants import get_tenant, load_tenants
+from granary.pipeline import run as pipeline
+from granary.serving.publish import init_serving
+from granary.stack import spark_server
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -41,7 +42,7 @@ def main() -> None:
     console = Console()
     stages: dict[str, dict[str, float]] = {}
     started = time.perf_counter()
-    spark.start_connect_server()
+    spark_server.start_connect_server()
     init_serving(tenants)
     t0 = time.perf_counter()
     generate(tenants, [args.date], scale=args.scale, seed=42)

@@ -41,7 +41,7 @@ if ! pg_isready -q -h 127.0.0.1 -p "$port"; then
   wait_ready
 fi
 
-# Bank roles (members of granary_bank_readers, see granary/serving_init.py) must give their
+# Bank roles (members of granary_bank_readers, see granary/serving/databases.py) must give their
 # password, whatever rules follow for other roles. pg_hba.conf is read top-down, so
 # the rules go first; Debian's own rules (passwords over TCP) follow for every other login.
 hba=$conf_dir/pg_hba.conf
@@ -75,10 +75,10 @@ if [[ ",${preload// /}," != *",pgaudit,"* ]]; then
 fi
 
 # The installation's admin login: a superuser with a generated password, kept owner-only in the
-# secrets directory as one DSN that everything connecting as admin reads (granary/config.py).
+# secrets directory as one DSN that everything connecting as admin reads (granary/core/config.py).
 # Debian's cluster asks for a password over TCP; no rule here lets a login skip it. The postgres
 # OS user's peer login (psql_admin) is used only here, to create that login.
-secrets_dir=$(.venv/bin/python -c 'from granary.config import settings; print(settings().secrets_dir)')
+secrets_dir=$(.venv/bin/python -c 'from granary.core.config import settings; print(settings().secrets_dir)')
 dsn_file=$secrets_dir/postgres.admin.dsn
 admin_role=granary_admin
 mkdir -p "$secrets_dir"

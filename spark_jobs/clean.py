@@ -8,7 +8,7 @@ launcher can run: the CLI, Airflow and a cluster all run one implementation.
 
 import sys
 
-from granary.cli import app
+from granary.cli.app import app
 
 if __name__ == "__main__":
     app(["clean", *sys.argv[1:]], prog_name="granary")

@@ -22,11 +22,11 @@ from typing import Any
 
 import psycopg
 
-from granary import serving
-from granary.secrets import tenant_password
+from granary.core.secrets import tenant_password
+from granary.core.tenants import Tenant
+from granary.serving import connection as serving
 from granary.superset import bundle
 from granary.superset import credentials as superset_credentials
-from granary.tenants import Tenant
 
 # What came back, shortened for the report (the judge reads all of it).
 DETAIL_CHARS = 160

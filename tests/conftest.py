@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from granary import config
+from granary.core import config
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 # Session fixtures that run a real day (day_fixtures) and a real Superset (serving_fixture).
@@ -30,7 +30,7 @@ def granary_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ["GRANARY_LAKE_CATALOG"] = f"granary_lakehouse_test_{os.getpid()}"
     config.settings.cache_clear()
     yield root
-    from granary import lakehouse
+    from granary.pipeline import lakehouse
 
     lakehouse.drop_catalog()
     os.environ.clear()
@@ -44,7 +44,7 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
-# --- Spark Connect (granary.spark) -------------------------------------------------------
+# --- Spark Connect (granary.pipeline.spark) -------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -59,23 +59,24 @@ def _free_port() -> int:
 def spark_remote(granary_env: Path) -> Iterator[str]:
     """A real Spark Connect server for the session: GRANARY_SPARK_REMOTE if one answers there,
     else one started on a free port (and stopped at the end; only that one)."""
-    from granary import spark
+    from granary.pipeline import spark
+    from granary.stack import spark_server
 
     if not (os.environ.get("GRANARY_SPARK_REMOTE") and spark.server_answers()):
         os.environ["GRANARY_SPARK_REMOTE"] = f"sc://127.0.0.1:{_free_port()}"
         config.settings.cache_clear()
     started_here = not spark.server_answers()
-    spark.start_connect_server()
+    spark_server.start_connect_server()
     yield config.settings().spark_remote
     # Close the client first: at exit it would otherwise retry RPCs to a stopped server for minutes.
     spark.close_client_session()
     if started_here:
-        spark.stop_connect_server()
+        spark_server.stop_connect_server()
 
 
 @pytest.fixture
 def spark(spark_remote: str):
     """A Spark Connect client session on the session's server."""
-    from granary.spark import get_session
+    from granary.pipeline.spark import get_session
 
     return get_session()

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from granary import config
-from granary.publish import init_serving
-from granary.serving import admin_connect
-from granary.serving_init import drop_serving
-from granary.tenants import Tenant, get_tenant
+from granary.core import config
+from granary.core.tenants import Tenant, get_tenant
+from granary.serving.connection import admin_connect
+from granary.serving.databases import drop_serving
+from granary.serving.publish import init_serving
 
 # Three business days, in the order they run: 2026-01-01 starts a month, a quarter and a year (so
 # month-to-date equals the day), 2025-12-31 is the base day of "vs month start" and "vs year start",
@@ -48,7 +48,7 @@ class PublishedDay:
 @pytest.fixture(scope="session")
 def serving_db(granary_env: Path) -> Iterator[str]:
     """Fresh serving databases for the session (a database per bank, the province's), every bank's
-    role; the value is the serving prefix (granary.serving.serving_database names each bank's).
+    role; the value is the serving prefix (granary.serving.connection.serving_database names each bank's).
 
     Bank roles are cluster-wide: their password hashes are put back afterwards, so a
     demo on the same PostgreSQL keeps its credentials.
@@ -79,7 +79,7 @@ def serving_db(granary_env: Path) -> Iterator[str]:
 def granary_worker(granary_env: Path) -> Iterator[str]:
     """The resident worker on the session's run dir (as `granary airflow start` runs it); the value
     is its socket, for a subprocess's GRANARY_WORKER."""
-    from granary import worker
+    from granary.stack import worker
 
     worker.start()
     yield str(worker.socket_path())
@@ -88,7 +88,7 @@ def granary_worker(granary_env: Path) -> Iterator[str]:
 
 def _run_bank_days(tenant: Tenant, days: tuple[date, ...], snapshots: Path, worker_socket: str) -> dict:
     """`granary run` for each day in order, the bank's warehouse copied after each day's build."""
-    from granary import paths
+    from granary.core import paths
 
     env = {**os.environ, "GRANARY_WORKER": worker_socket}
     granary = Path(sys.executable).with_name("granary")

@@ -13,8 +13,8 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from granary import paths
 from granary.catalog.sources import SourceContract, code_tables, contracts
+from granary.core import paths
 
 
 def _arrow_type(column) -> pa.DataType:

@@ -17,9 +17,9 @@ import pytest
 from day_fixtures import PublishedDay
 from psycopg import sql
 
-from granary import config
-from granary.serving import admin_connect, serving_database
-from granary.tenants import Tenant
+from granary.core import config
+from granary.core.tenants import Tenant
+from granary.serving.connection import admin_connect, serving_database
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,14 @@ import psycopg
 import pytest
 import yaml
 
-from granary import airflow, config
 from granary.catalog.sources import contracts
+from granary.core import config
+from granary.core.tenants import Tenant, load_tenants
 from granary.generate import generate
-from granary.publish import init_serving
-from granary.serving import admin_connect, province_database
-from granary.serving_init import drop_serving
-from granary.tenants import Tenant, load_tenants
+from granary.serving.connection import admin_connect, province_database
+from granary.serving.databases import drop_serving
+from granary.serving.publish import init_serving
+from granary.stack import airflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(9000)]
 

@@ -40,12 +40,13 @@ from attacks import (
 )
 from attacks import to_json as matrix_json
 
-from granary import paths, serving
-from granary.config import settings
+from granary.core import paths
+from granary.core.config import settings
+from granary.core.tenants import Tenant
+from granary.serving import connection as serving
 from granary.superset import bundle, service
 from granary.superset import credentials as superset_credentials
 from granary.superset.client import SupersetClient, rison
-from granary.tenants import Tenant
 
 MIN_ATTEMPTS = 100
 
@@ -390,7 +391,7 @@ def _logs_in(info: dict[str, Any]) -> bool:
 
 def server_log() -> str:
     """PostgreSQL's log file, where pgaudit writes every bank's reads (found as admin)."""
-    from granary.audit import log_file
+    from granary.serving.audit import log_file
 
     with serving.admin_connect() as conn:
         return log_file(conn)

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from day_fixtures import PublishedDay
 
-from granary.serving import tenant_connect
-from granary.tenants import Tenant
+from granary.core.tenants import Tenant
+from granary.serving.connection import tenant_connect
 
 pytestmark = pytest.mark.slow
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from granary import config, paths
 from granary.catalog.sources import contracts
-from granary.publish import init_serving
-from granary.serving import admin_connect, serving_database
-from granary.serving_init import drop_serving
-from granary.tenants import get_tenant
+from granary.core import config, paths
+from granary.core.tenants import get_tenant
+from granary.serving.connection import admin_connect, serving_database
+from granary.serving.databases import drop_serving
+from granary.serving.publish import init_serving
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from support import browser as chromium
 
-from granary.superset import browser as chromium
+from granary.core.tenants import Tenant
 from granary.superset import bundle, credentials, provision, refresh
-from granary.tenants import Tenant
 
 pytestmark = pytest.mark.slow
 

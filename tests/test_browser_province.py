@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
+from support import browser as chromium
 
-from granary.ops_marts import refresh
-from granary.publish import serving_day
-from granary.superset import browser as chromium
+from granary.province.marts import refresh
+from granary.serving.publish import serving_day
 from granary.superset import credentials, province
 
 pytestmark = pytest.mark.slow

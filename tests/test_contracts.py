@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from granary import config
 from granary.catalog.sources import SOURCES_DIR, ContractError, code_tables, contracts, load_contract
+from granary.core import config
+from granary.core.tenants import get_tenant
 from granary.generate import TABLES, generate
-from granary.tenants import get_tenant
 
 DAY = date(2026, 11, 20)
 CORE = ("customer", "deposit_account", "loan", "branch", "staff", "repayment", "transaction", "credit_line")

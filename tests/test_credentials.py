@@ -14,12 +14,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from granary import config, paths
-from granary.secrets import tenant_password
-from granary.serving import admin_connect, tenant_connect, tenant_conninfo
+from granary.core import config, paths
+from granary.core.secrets import tenant_password
+from granary.core.tenants import Tenant
+from granary.serving.connection import admin_connect, tenant_connect, tenant_conninfo
 from granary.superset import bundle, credentials
 from granary.superset.client import SupersetClient
-from granary.tenants import Tenant
 
 pytestmark = pytest.mark.slow
 

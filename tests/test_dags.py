@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from granary.catalog.sources import SOURCES_DIR, contracts
-from granary.config import REPO_ROOT
-from granary.tenants import load_tenants
+from granary.core.config import REPO_ROOT
+from granary.core.tenants import load_tenants
 
 AIRFLOW_PYTHON = REPO_ROOT / ".venv-airflow" / "bin" / "python"
 DAGS_DIR = REPO_ROOT / "dags"

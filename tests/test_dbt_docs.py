@@ -1,6 +1,6 @@
 """`dbt docs generate` builds the catalog site, and everything in it is described.
 
-The docs are generated the way granary.transform builds (same project, profile, target and
+The docs are generated the way granary.pipeline.transform builds (same project, profile, target and
 vars) against a built warehouse: a copy of the `published_day` fixture's DuckDB file for one
 bank and the last day, so catalog.json holds the real tables and columns.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from granary.catalog.indicators import DBT_PROJECT_DIR
-from granary.config import settings
+from granary.core.config import settings
 
 BANK = "qingshan"
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from granary import config
+from granary.core import config
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "dbt_engines.py"
 BANK = "qingshan"
@@ -37,8 +37,8 @@ def _engines():
 @pytest.fixture(scope="module")
 def spark_build(published_day, granary_env: Path, spark_remote: str) -> str:
     """The bank's last day built on dbt-spark; returns the Spark database."""
-    from granary.tenants import get_tenant
-    from granary.transform import transform
+    from granary.core.tenants import get_tenant
+    from granary.pipeline.transform import transform
 
     with pytest.MonkeyPatch.context() as mp:
         # its own dbt target/log dirs: the DuckDB builds' run_results stay as they were

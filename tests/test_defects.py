@@ -21,12 +21,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from granary import paths
-from granary.clean import clean
-from granary.errors import DataError
+from granary.core import paths
+from granary.core.errors import DataError
+from granary.core.tenants import get_tenant
 from granary.generate import DEFECT_KINDS, generate, inject_defect
-from granary.ingest import ingest
-from granary.tenants import get_tenant
+from granary.pipeline.clean import clean
+from granary.pipeline.ingest import ingest
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +131,7 @@ def test_defect_on_the_real_pipeline(banks, kind: str) -> None:
         assert "left in place" in message
         assert not paths.partition(paths.ods_table(bank.code, expected.table), dt).exists()
         # Through the CLI, as Airflow runs it: exit code 3 (bad data, never retried), same message.
-        from granary.cli import app
+        from granary.cli.app import app
 
         result = CliRunner().invoke(app, ["ingest", "-t", bank.code, "-d", str(dt), "-s", expected.table])
         assert result.exit_code == 3, result.output
@@ -163,7 +163,7 @@ def test_too_many_quarantined_rows_fail_the_clean_step_as_bad_data(banks) -> Non
     import io
 
     from granary.catalog.sources import contract
-    from granary.idcard import CHECK_CHARS
+    from granary.pipeline.idcard import CHECK_CHARS
 
     bank, _other = banks
     dt = FIRST_DAY + timedelta(days=len(DEFECT_KINDS))
@@ -182,7 +182,7 @@ def test_too_many_quarantined_rows_fail_the_clean_step_as_bad_data(banks) -> Non
     assert len(broken) / len(rows) > contract("customer").max_quarantine_share
 
     ingest(bank, dt, ["customer"])
-    from granary.cli import app
+    from granary.cli.app import app
 
     result = CliRunner().invoke(app, ["clean", "-t", bank.code, "-d", str(dt), "-s", "customer"])
     message = one_line(result.output)

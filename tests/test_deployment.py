@@ -31,7 +31,7 @@ DOCKER = REPO / "docker"
 COMPOSE_FILE = DOCKER / "compose.yaml"
 ENV_EXAMPLE = DOCKER / ".env.example"
 GUIDE = REPO / "docs" / "deployment.md"
-CONFIG_PY = REPO / "granary" / "config.py"
+CONFIG_PY = REPO / "granary" / "core" / "config.py"
 LOCK_FILES = {"uv.lock", "envs/airflow/uv.lock", "envs/superset/uv.lock"}
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+][^}]*)?\}")
 
@@ -314,7 +314,7 @@ def test_uv_in_images_is_the_one_make_setup_pins():
 
 
 def config_settings() -> dict[str, str | None]:
-    """GRANARY_* names granary/config.py reads, with their default values."""
+    """GRANARY_* names granary/core/config.py reads, with their default values."""
     found: dict[str, str | None] = {}
     for node in ast.walk(ast.parse(CONFIG_PY.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
@@ -380,7 +380,8 @@ def test_every_airflow_component_shares_one_configuration():
 
 
 def test_init_script_databases_are_the_ones_the_code_uses(monkeypatch):
-    from granary import airflow, config
+    from granary.core import config
+    from granary.stack import airflow
     from granary.superset import service
 
     monkeypatch.delenv("GRANARY_SERVING_DB", raising=False)
@@ -400,10 +401,11 @@ def test_init_script_databases_are_the_ones_the_code_uses(monkeypatch):
 # Where code still names this machine, and why that is fine: each is the single-machine
 # path (`granary spark|airflow|superset start`), which the containers do not use.
 LOOPBACK_ALLOWED = {
-    "granary/spark.py": 3,  # the example URL in an error, and the loopback-only local server
-    "granary/airflow.py": 2,  # api-server --host when GRANARY_AIRFLOW_URL has no host
+    "granary/pipeline/spark.py": 1,  # the example URL in an error
+    "granary/stack/spark_server.py": 2,  # the loopback-only local server
+    "granary/stack/airflow.py": 2,  # api-server --host when GRANARY_AIRFLOW_URL has no host
     "granary/superset/service.py": 1,  # gunicorn binds 127.0.0.1 locally (compose runs it on 0.0.0.0)
-    "granary/cluster.py": 3,  # this machine's trial cluster
+    "granary/stack/cluster.py": 3,  # this machine's trial cluster
 }
 
 
@@ -415,7 +417,7 @@ def test_no_new_hard_coded_hosts_outside_config():
         *(REPO / "spark_jobs").glob("*.py"),
     ]:
         rel = path.relative_to(REPO).as_posix()
-        if rel == "granary/config.py":
+        if rel == "granary/core/config.py":
             continue
         hits = len(re.findall(r"127\.0\.0\.1|localhost", path.read_text(encoding="utf-8")))
         if hits:

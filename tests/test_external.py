@@ -20,14 +20,15 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from granary import paths, pipeline
-from granary.errors import DataError
-from granary.external.catalog import Feed, feeds, provider_catalog
-from granary.external.ledger import monthly_bill, read_ledger
-from granary.external.route import customer_tokens, route
-from granary.pii import token
-from granary.secrets import pii_key
-from granary.tenants import Tenant, get_tenant
+from granary.catalog.providers import Feed, feeds, provider_catalog
+from granary.core import paths
+from granary.core.errors import DataError
+from granary.core.secrets import pii_key
+from granary.core.tenants import Tenant, get_tenant
+from granary.pipeline import run as pipeline
+from granary.pipeline.pii import token
+from granary.pipeline.route import customer_tokens, route
+from granary.province.ledger import monthly_bill, read_ledger
 
 # Days of their own (not the published_day fixture's), in one month, so the bill is this test's.
 DAYS = (date(2026, 10, 30), date(2026, 10, 31))
@@ -187,7 +188,7 @@ def test_rerouting_is_idempotent(routed: dict[str, Tenant]) -> None:
 
 
 def test_the_monthly_bill_sums_the_days(routed: dict[str, Tenant]) -> None:
-    from granary.cli import app
+    from granary.cli.app import app
 
     bill = monthly_bill(MONTH)
     assert {line.bank for line in bill.lines} == set(routed)

@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from granary import config, idcard
 from granary.catalog.sources import Column, code_tables, contracts
+from granary.core import config
+from granary.core.paths import landing_file
+from granary.core.tenants import Tenant, get_tenant, load_tenants
 from granary.generate import DEFECT_KINDS, TABLES, generate, inject_defect
 from granary.generate.bank import Bank, day_number
 from granary.generate.customers import build
 from granary.generate.loans import Loans
-from granary.paths import landing_file
-from granary.tenants import Tenant, get_tenant, load_tenants
+from granary.pipeline import idcard
 
 DAY = date(2026, 11, 20)
 

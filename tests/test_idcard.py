@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from granary import idcard
+from granary.pipeline import idcard
 
 # Published specimen numbers (GB 11643 examples), not real people.
 VALID = ["11010519491231002X", "440524188001010014"]

@@ -15,7 +15,7 @@ import pytest
 from day_fixtures import PublishedDay
 
 from granary.catalog.indicators import Indicator, expand, wide_column
-from granary.serving import tenant_connect
+from granary.serving.connection import tenant_connect
 
 SUB_GRAINS = ("branch", "manager", "village")
 BASE_PERIODS = ("VS_MS", "VS_YS", "YOY", "YSB")

@@ -3,7 +3,7 @@
 Nothing here reads the dbt models, the catalog's seeds or its SQL: each atomic measure below is
 written from the definition text of `granary catalog indicators --json` (the phrase it implements
 is asserted against the catalog, so a changed definition fails here until this file follows),
-each period from the period definitions in dbt_project/catalog/indicators.yaml, and each
+each period from the period definitions in granary/catalog/indicators.yaml, and each
 composite from its "numerator / denominator" text. The values are compared with every bank's
 `ads_indicator_value` for each of the three days (the warehouse copy taken after that day's
 build; a build only sees DWD partitions up to its day), relative tolerance 1e-9.
@@ -34,7 +34,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from granary import paths
+from granary.core import paths
 
 pytestmark = pytest.mark.slow
 

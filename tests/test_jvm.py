@@ -9,8 +9,9 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from granary import jars, lakehouse
-from granary.spark import jvm_properties_args
+from granary.pipeline import lakehouse
+from granary.stack import jars
+from granary.stack.spark_server import jvm_properties_args
 
 NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from granary import config, kafka
+from granary.core import config
+from granary.stack import kafka
 
 GRANARY = str(Path(sys.executable).with_name("granary"))
 

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from granary import config, lakehouse
+from granary.core import config
+from granary.pipeline import lakehouse
 
 TABLE = "spike.loan_balance"
 DAY_1 = [

@@ -22,17 +22,17 @@ import pytest
 from day_fixtures import PublishedDay
 from psycopg.rows import dict_row
 
-from granary import paths
-from granary.external.ledger import monthly_bill, read_ledger
-from granary.ops_marts import NO_RULE, refresh
-from granary.serving import (
+from granary.core import paths
+from granary.core.tenants import get_tenant
+from granary.province.ledger import monthly_bill, read_ledger
+from granary.province.marts import NO_RULE, refresh
+from granary.serving.connection import (
     admin_connect,
     province_database,
     province_reader_password,
     province_reader_role,
     serving_database,
 )
-from granary.tenants import get_tenant
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import secrets
 
 import pytest
 
-from granary.ops_marts import refresh
+from granary.province.marts import refresh
 from granary.superset import province, provision
 from granary.superset.client import SupersetClient
 
@@ -30,7 +30,7 @@ def ops_ready(superset_stack):
 
 
 def _published_days(stack) -> list:
-    from granary.publish import serving_day
+    from granary.serving.publish import serving_day
 
     return [serving_day(f.tenant) for f in stack.banks.values()]
 

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from granary import pii
+from granary.pipeline import pii
 
 VALUES = [
     "34112219800101001X",

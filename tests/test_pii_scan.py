@@ -4,7 +4,7 @@ and serves after cleaning.
 Scanned, for both banks' published day: every DWD and quarantine partition in the lake, every
 table of each warehouse/<bank>.duckdb (DWS, ADS, seeds), every table of each bank's serving
 schema, and every row of every dataset Superset serves (queried as admin via the chart-data API).
-A clear resident ID is 18 characters whose check character is right (granary.idcard); a mobile
+A clear resident ID is 18 characters whose check character is right (granary.pipeline.idcard); a mobile
 number is 1[3-9] + 9 digits, as a whole value or inside a longer string. Tokens are 64 hex
 characters, so a match must not touch a letter or digit on either side.
 """
@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from granary import paths
 from granary.catalog.sources import contracts
-from granary.idcard import check_digit, make_id
-from granary.serving import admin_connect, serving_database
-from granary.tenants import Tenant
+from granary.core import paths
+from granary.core.tenants import Tenant
+from granary.pipeline.idcard import check_digit, make_id
+from granary.serving.connection import admin_connect, serving_database
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 EMBEDDED_PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")

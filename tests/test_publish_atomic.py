@@ -27,9 +27,9 @@ import pytest
 from day_fixtures import PublishedDay
 from test_serving_contract import contract_queries
 
-from granary import paths
-from granary.serving import admin_connect, province_database, serving_database, tenant_connect
-from granary.tenants import Tenant
+from granary.core import paths
+from granary.core.tenants import Tenant
+from granary.serving.connection import admin_connect, province_database, serving_database, tenant_connect
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from granary import cluster, config, spark
-from granary.errors import EngineError
+from granary.core import config
+from granary.core.errors import EngineError
+from granary.pipeline import spark
+from granary.stack import cluster
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "docs" / "deployment.md"

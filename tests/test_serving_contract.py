@@ -10,8 +10,8 @@ import pytest
 from day_fixtures import PublishedDay
 from psycopg import sql
 
-from granary.serving import admin_connect, serving_database, tenant_connect
-from granary.tenants import Tenant
+from granary.core.tenants import Tenant
+from granary.serving.connection import admin_connect, serving_database, tenant_connect
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from granary import config
-from granary.config import REPO_ROOT
+from granary.core import config
+from granary.core.config import REPO_ROOT
 
 
 def _watched(conn: psycopg.Connection) -> dict[str, float]:

@@ -14,10 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from day_fixtures import PublishedDay
 
-from granary import paths, pipeline
-from granary.errors import QualityGateError
-from granary.serving import admin_connect, serving_database, tenant_connect, tenant_conninfo
-from granary.tenants import Tenant, get_tenant
+from granary.core import paths
+from granary.core.errors import QualityGateError
+from granary.core.tenants import Tenant, get_tenant
+from granary.pipeline import run as pipeline
+from granary.serving.connection import admin_connect, serving_database, tenant_connect, tenant_conninfo
 
 pytestmark = pytest.mark.slow
 GRANARY = str(Path(sys.executable).with_name("granary"))
@@ -132,7 +133,7 @@ def test_tags_cli_reads_a_customer_with_the_bank_role(published_day: PublishedDa
 
 def test_a_failing_quality_suite_stops_the_bank_with_its_expectations(published_day: PublishedDay) -> None:
     """A DWD partition with a duplicated key and a null key: the gate names both expectations."""
-    from granary.validate import validate
+    from granary.pipeline.validate import validate
 
     tenant = get_tenant(published_day.tenants[1].code)
     part = paths.partition(paths.dwd_table(tenant.code, "loan"), published_day.dt)

@@ -16,14 +16,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from granary import paths, validate
 from granary.catalog.sources import contracts
-from granary.clean import clean
+from granary.core import paths
+from granary.core.tenants import Tenant, get_tenant
 from granary.generate import generate
-from granary.ingest import ingest
-from granary.pipeline import bank_tables
-from granary.quality import dwd_columns
-from granary.tenants import Tenant, get_tenant
+from granary.pipeline import validate
+from granary.pipeline.clean import clean
+from granary.pipeline.ingest import ingest
+from granary.pipeline.run import bank_tables
+from granary.pipeline.suites import dwd_columns
 
 pytestmark = pytest.mark.slow
 

@@ -18,13 +18,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from granary import config, paths, pii
 from granary.catalog.sources import contract
-from granary.clean import clean, resident_id_check_char
-from granary.errors import DataError, EngineError
-from granary.ingest import ingest
-from granary.secrets import pii_key
-from granary.tenants import Tenant
+from granary.core import config, paths
+from granary.core.errors import DataError, EngineError
+from granary.core.secrets import pii_key
+from granary.core.tenants import Tenant
+from granary.pipeline import pii
+from granary.pipeline.clean import clean
+from granary.pipeline.idcard import check_digit
+from granary.pipeline.ingest import ingest
 
 DAY = date(2026, 3, 2)
 OTHER_DAY = date(2026, 3, 1)
@@ -39,7 +41,7 @@ UTF8_BANK = Tenant(
 
 
 def resident_id(first17: str) -> str:
-    return first17 + resident_id_check_char(first17)
+    return first17 + check_digit(first17)
 
 
 ID_1 = resident_id("34112219800101001")
@@ -327,7 +329,7 @@ def test_clean_without_ods_names_the_ingest_to_run(spark_remote, granary_env) ->
 
 
 def test_no_server_is_an_engine_error(granary_env, monkeypatch) -> None:
-    from granary.spark import get_session
+    from granary.pipeline.spark import get_session
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

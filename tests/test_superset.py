@@ -16,9 +16,9 @@ import pytest
 import yaml
 from day_fixtures import DAY
 
+from granary.core.tenants import Tenant
 from granary.superset import bundle, credentials, provision, service
 from granary.superset.client import SupersetClient
-from granary.tenants import Tenant
 
 DENIED = (403, 404)
 PAIRS = [("qingshan", "hexi"), ("hexi", "qingshan")]
@@ -327,7 +327,7 @@ def test_restart_is_warm_and_idempotent(superset_stack):
 def test_bundle_is_deterministic_per_bank():
     """Same bank, same UUIDs and YAML (bar the export timestamp); two banks share no UUID."""
     from granary.catalog.indicators import load_catalog
-    from granary.tenants import get_tenant
+    from granary.core.tenants import get_tenant
 
     qingshan, hexi = get_tenant("qingshan"), get_tenant("hexi")
     first, again = bundle.render(qingshan), bundle.render(qingshan)
@@ -369,7 +369,7 @@ def test_superset_secrets_are_owner_only(superset_stack):
 @pytest.fixture
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh secrets dir and an address where no Superset answers."""
-    from granary import config
+    from granary.core import config
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -384,7 +384,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_refresh_without_superset_is_a_no_op(isolated_settings):
     from typer.testing import CliRunner
 
-    from granary.cli import app
+    from granary.cli.app import app
 
     done = CliRunner().invoke(app, ["superset", "refresh", "--tenant", "qingshan", "--date", "2026-01-01"])
     assert done.exit_code == 0, done.output
@@ -395,7 +395,7 @@ def test_refresh_without_superset_is_a_no_op(isolated_settings):
 def test_refresh_of_unreachable_superset_is_retryable(isolated_settings):
     from typer.testing import CliRunner
 
-    from granary.cli import app
+    from granary.cli.app import app
 
     credentials.admin_password()  # set up once, but nothing runs at the URL
     done = CliRunner().invoke(app, ["superset", "refresh", "--tenant", "qingshan", "--date", "2026-01-01"])

@@ -14,7 +14,7 @@ import yaml
 
 from granary.catalog import tags
 from granary.catalog.indicators import CatalogError
-from granary.config import REPO_ROOT
+from granary.core.config import REPO_ROOT
 
 GRANARY = REPO_ROOT / ".venv" / "bin" / "granary"
 PROFILE_YAML = REPO_ROOT / "dbt_project" / "models" / "dws" / "dws_customer__daily.yml"

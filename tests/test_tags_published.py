@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from granary.catalog import tags
-from granary.serving import tenant_connect
+from granary.serving.connection import tenant_connect
 
 Pairs = set[tuple[str, str]]
 

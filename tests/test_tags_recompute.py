@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from granary import paths
+from granary.core import paths
 
 LOOKBACK_DAYS = 366  # a build reads a year and a day of partitions (year-on-year's base day)
 

@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from granary import paths
-from granary.config import settings
-from granary.errors import EngineError
-from granary.publish import publish
-from granary.serving import admin_connect, serving_database
-from granary.serving_init import init_serving
+from granary.core import paths
+from granary.core.config import settings
+from granary.core.errors import EngineError
+from granary.core.tenants import Tenant, load_tenant_file
+from granary.serving.connection import admin_connect, serving_database
+from granary.serving.databases import init_serving
+from granary.serving.publish import publish
 from granary.superset import bundle, credentials, provision
 from granary.superset.client import SupersetClient
-from granary.tenants import Tenant, load_tenant_file
 
 pytestmark = pytest.mark.slow
 

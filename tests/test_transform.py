@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from dwd_fixture import write_empty_dwd
 
-from granary import config, paths
 from granary.catalog import indicators, tags
-from granary.errors import DataError
-from granary.tenants import Tenant
+from granary.core import config, paths
+from granary.core.errors import DataError
+from granary.core.tenants import Tenant
 
 RUN_DT = date(2024, 6, 2)
 DAYS = (date(2024, 5, 31), date(2024, 6, 1), RUN_DT)  # previous month end, so VS_MS has its base day
@@ -221,7 +221,7 @@ def built_warehouse(granary_env: Path) -> Iterator[dict]:
         mp.delenv("GRANARY_DBT_TARGET", raising=False)
         config.settings.cache_clear()
         write_dwd_fixture()
-        from granary.transform import transform
+        from granary.pipeline.transform import transform
 
         started = time.perf_counter()
         transform(BANK, RUN_DT)
@@ -351,7 +351,7 @@ def test_published_tables_have_the_contract_columns(built_warehouse: dict) -> No
 
 
 def test_rerun_gives_identical_rows(built_warehouse: dict, granary_env: Path) -> None:
-    from granary.transform import transform
+    from granary.pipeline.transform import transform
 
     db = built_warehouse["db"]
     tables = ["ads_indicator_value", "ads_customer_tag", "ads_customer_profile", "ads_branch_daily"]
@@ -370,7 +370,7 @@ def test_rerun_gives_identical_rows(built_warehouse: dict, granary_env: Path) ->
 
 def test_failed_build_leaves_the_warehouse_untouched(built_warehouse: dict, granary_env: Path) -> None:
     """A DWD day that breaks a dbt test (unknown customer type) fails the build; the old warehouse stays."""
-    from granary.transform import transform
+    from granary.pipeline.transform import transform
 
     db = built_warehouse["db"]
     before = db.stat().st_mtime_ns, query(db, "select count(*) from ads_indicator_value")
@@ -405,7 +405,7 @@ def test_failed_build_leaves_the_warehouse_untouched(built_warehouse: dict, gran
 
 
 def test_missing_dwd_day_is_a_data_error(built_warehouse: dict) -> None:
-    from granary.transform import transform
+    from granary.pipeline.transform import transform
 
     with pytest.raises(DataError, match=r"no DWD Parquet.*granary clean"):
         transform(BANK, date(2030, 1, 1))

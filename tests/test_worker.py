@@ -1,4 +1,4 @@
-"""The resident worker (granary/worker.py) behind the `granary` command (granary/launch.py): a
+"""The resident worker (granary/stack/worker.py) behind the `granary` command (granary/cli/launch.py): a
 command handed to it gives what the CLI gives in its own process (output, exit code), in the
 caller's environment, and a change to the package makes it hand over to a successor."""
 
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from granary import config, worker
 from granary.catalog.sources import SOURCES_DIR
+from granary.core import config
+from granary.stack import worker
 
 GRANARY = Path(sys.executable).with_name("granary")
 

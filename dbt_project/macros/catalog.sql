@@ -1,5 +1,5 @@
 {#
-  The catalogs (dbt_project/catalog/*.yaml) reach the SQL as seeds written by granary.catalog.
+  The catalogs (granary/catalog/*.yaml) reach the SQL as seeds written by granary.catalog.
   Rules stored there as SQL text (modifier filters, tag rules) are rendered into the models at
   execution time; at parse time these macros return nothing, and ref() records the dependency.
 #}

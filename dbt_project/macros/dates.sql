@@ -2,7 +2,7 @@
 
 {# The business date this build is for, YYYY-MM-DD. An environment variable, not a --vars entry:
    dbt re-parses the whole project whenever --vars change (every day), but only the files that
-   read an env var when its value changes; granary/transform.py sets it. #}
+   read an env var when its value changes; granary/pipeline/transform.py sets it. #}
 {% macro business_date() -%}
   {{ return(env_var('GRANARY_DBT_DT')) }}
 {%- endmacro %}

@@ -2,7 +2,7 @@
   What the pipeline recorded about the business date's data quality, read for the dashboards:
     <lake_root>/<tenant>/quality/dt=<dt>/results.parquet           (granary validate: one row per expectation)
     <lake_root>/<tenant>/audit/reconciliation/dt=<dt>/<table>.json (granary clean: rows in / clean / quarantined)
-  (the layout granary/paths.py defines: quality_dir, reconciliation_file). A build whose day has
+  (the layout granary/core/paths.py defines: quality_dir, reconciliation_file). A build whose day has
   no such files (transform run without the gate, as in the dbt tests) reads an empty relation
   with the same columns instead of failing. The source() calls are for lineage only.
 #}

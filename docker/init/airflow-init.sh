@@ -6,7 +6,7 @@ airflow db migrate
 pools="$(mktemp)"
 "${GRANARY_HOME:-/opt/granary}/.venv/bin/python" - > "$pools" <<'PY'
 import json
-from granary.tenants import load_tenants
+from granary.core.tenants import load_tenants
 
 print(json.dumps({
     t.airflow_pool: {"slots": t.airflow.pool_slots, "description": f"{t.name_zh} · {t.name_en}", "include_deferred": False}

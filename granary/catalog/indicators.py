@@ -1,4 +1,4 @@
-"""The indicator catalog: `dbt_project/catalog/indicators.yaml` expanded into every indicator.
+"""The indicator catalog: `granary/catalog/indicators.yaml` expanded into every indicator.
 
 An *atomic* indicator is a measure over a DWS fact; a *derived* one is atomic × period
 (× modifier) at a grain; a *composite* one is a ratio of other indicators at the same
@@ -23,10 +23,10 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from granary.config import REPO_ROOT
+from granary.core.config import REPO_ROOT
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-CATALOG_FILE = DBT_PROJECT_DIR / "catalog" / "indicators.yaml"
+CATALOG_FILE = Path(__file__).with_name("indicators.yaml")
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds" / "generated"
 
 Code = Field(pattern=r"^[A-Z][A-Z0-9_]*[A-Z0-9]$")

@@ -1,4 +1,4 @@
-"""The customer tag catalog: `dbt_project/catalog/tags.yaml`, validated, and its dbt seed.
+"""The customer tag catalog: `granary/catalog/tags.yaml`, validated, and its dbt seed.
 
 Each tag is a SQL boolean over the columns of `dws_customer__daily` (the customer 360 profile
 of a day); the model `profile_tag__daily` renders every rule from the seed `tag_catalog` and
@@ -12,7 +12,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from granary.catalog.indicators import (
-    DBT_PROJECT_DIR,
     SEEDS_DIR,
     CatalogError,
     read_catalog,
@@ -20,7 +19,7 @@ from granary.catalog.indicators import (
     write_csv,
 )
 
-CATALOG_FILE = DBT_PROJECT_DIR / "catalog" / "tags.yaml"
+CATALOG_FILE = Path(__file__).with_name("tags.yaml")
 
 
 class _Strict(BaseModel):

@@ -23,6 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from granary.catalog.sources import contracts
+from granary.core.paths import landing_file
+from granary.core.tenants import Tenant
 from granary.generate import customers as customer_mod
 from granary.generate.bank import Bank, day_number
 from granary.generate.cards import Cards
@@ -35,8 +37,6 @@ from granary.generate.institutions import branch_rows, staff_rows
 from granary.generate.loans import Loans
 from granary.generate.repayments import repayment_rows
 from granary.generate.transactions import transaction_rows
-from granary.paths import landing_file
-from granary.tenants import Tenant
 
 __all__ = ["DEFECT_KINDS", "generate", "generate_bank", "inject_defect"]
 

@@ -12,9 +12,9 @@ from datetime import date
 
 import numpy as np
 
+from granary.core.tenants import Tenant
 from granary.generate.hashrng import Stream
 from granary.generate.names import MORE_TOWNSHIP_STEMS, TOWNSHIP_STEMS, VILLAGE_STEMS
-from granary.tenants import Tenant
 
 EPOCH = date(2026, 1, 1)
 HISTORY_START = date(1998, 1, 1)  # the oldest customer relationship in the core system

@@ -17,7 +17,7 @@ from granary.generate.names import (
     MOBILE_PREFIXES,
     SURNAMES,
 )
-from granary.idcard import check_digits
+from granary.pipeline.idcard import check_digits
 
 TYPE_CODES = ("01", "02", "03", "04")  # individual, farmer household, individual business, small enterprise
 TYPE_WEIGHTS = (0.30, 0.55, 0.12, 0.03)

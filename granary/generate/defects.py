@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 from granary.catalog.sources import SourceContract, code_tables, contracts
-from granary.idcard import CHECK_CHARS, check_digit
+from granary.pipeline.idcard import CHECK_CHARS, check_digit
 
 DEFECT_KINDS = (
     "bad_id_check_digit",

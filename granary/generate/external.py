@@ -13,14 +13,14 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from granary import paths
-from granary.external.catalog import Feed, feeds
+from granary.catalog.providers import Feed, feeds
+from granary.core import paths
+from granary.core.tenants import Tenant
 from granary.generate import customers as customer_mod
 from granary.generate.bank import Bank, day_number, yyyymmdd
 from granary.generate.hashrng import Stream
 from granary.generate.names import FIRM_KINDS, FIRM_WORDS, GIVEN_FEMALE, GIVEN_MALE, MOBILE_PREFIXES, SURNAMES
-from granary.idcard import check_digits
-from granary.tenants import Tenant
+from granary.pipeline.idcard import check_digits
 
 # Share of a bank's live customers a product has a record for on a given day.
 DAILY_SHARE = {

@@ -15,7 +15,7 @@ import numpy as np
 
 from granary.generate.bank import Bank, at_least_one, day_number, money, yyyymmdd
 from granary.generate.customers import FARMER, Customers, given_names, surnames
-from granary.idcard import check_digits
+from granary.pipeline.idcard import check_digits
 
 SURVEY_START = day_number(date(2021, 3, 1))
 SURVEY_SPREAD = 900

@@ -18,10 +18,10 @@ from typing import Any
 import jinja2
 import yaml
 
-from granary.config import settings
-from granary.serving import serving_database
+from granary.core.config import settings
+from granary.core.tenants import Tenant
+from granary.serving.connection import serving_database
 from granary.superset import layout, themes
-from granary.tenants import Tenant
 
 TEMPLATES = Path(__file__).with_name("templates")
 # Fixed namespace: a bank's asset UUIDs are the same on every machine and every run.

@@ -6,8 +6,8 @@ from typing import Any
 
 import requests
 
-from granary.config import settings
-from granary.errors import EngineError
+from granary.core.config import settings
+from granary.core.errors import EngineError
 
 PAGE_SIZE = 100
 

@@ -1,7 +1,7 @@
 """Superset's per-installation secrets: its SECRET_KEY, the admin's and each analyst's password.
 
 Generated once, kept owner-only (0600) in settings().secrets_dir like the bank keys in
-granary/secrets.py; never in the repo, never in Superset's own config file.
+granary/core/secrets.py; never in the repo, never in Superset's own config file.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import secrets as _random
 from pathlib import Path
 
-from granary.config import settings
-from granary.secrets import read_or_create
-from granary.tenants import Tenant
+from granary.core.config import settings
+from granary.core.secrets import read_or_create
+from granary.core.tenants import Tenant
 
 ADMIN_USER = "admin"
 

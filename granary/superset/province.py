@@ -3,7 +3,7 @@
 The same mechanism as a bank's assets (granary.superset.bundle, provision): Superset export YAML
 in `province_templates/`, rendered with deterministic UUIDs (uuid5 of "_province" + asset, which
 no bank code can produce) and imported through `/api/v1/assets/import/`. Its database connection
-logs in as the province's read-only role (granary.serving.province_reader_role), which can SELECT
+logs in as the province's read-only role (granary.serving.connection.province_reader_role), which can SELECT
 the ops tables and nothing else; the dashboard, datasets and connection are granted to one role,
 PROVINCE_ROLE, held by the province admin user. Bank analysts' roles never name any of them.
 """
@@ -23,10 +23,10 @@ from typing import Any
 import jinja2
 import yaml
 
-from granary import paths
-from granary.config import settings
-from granary.secrets import read_or_create
-from granary.serving import province_database, province_reader_password, province_reader_role
+from granary.core import paths
+from granary.core.config import settings
+from granary.core.secrets import read_or_create
+from granary.serving.connection import province_database, province_reader_password, province_reader_role
 from granary.superset import bundle, layout
 from granary.superset.client import SupersetClient
 
@@ -142,7 +142,7 @@ def import_assets(client: SupersetClient) -> ProvinceAssets:
 
 def data_permission_ids(assets: ProvinceAssets, known: dict[tuple[str, str], int]) -> set[int]:
     """schema_access on ops and datasource_access on each ops dataset (as for a bank's role)."""
-    from granary.errors import EngineError
+    from granary.core.errors import EngineError
 
     wanted = {("schema_access", f"[{DATABASE_NAME}].[{province_database()}].[{SCHEMA}]")}
     wanted |= {

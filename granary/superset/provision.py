@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.progress import Progress
 
-from granary.errors import EngineError
-from granary.secrets import tenant_password
-from granary.serving import serving_database
+from granary.core.errors import EngineError
+from granary.core.secrets import tenant_password
+from granary.core.tenants import Tenant
+from granary.serving.connection import serving_database
 from granary.superset import bundle, credentials, province
 from granary.superset.client import SupersetClient
-from granary.tenants import Tenant
 
 console = Console(stderr=True)
 

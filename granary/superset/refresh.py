@@ -12,10 +12,10 @@ from datetime import date
 from rich.console import Console
 from rich.progress import Progress
 
-from granary.errors import EngineError
+from granary.core.errors import EngineError
+from granary.core.tenants import Tenant
 from granary.superset import bundle, credentials
 from granary.superset.client import SupersetClient
-from granary.tenants import Tenant
 
 console = Console(stderr=True)
 

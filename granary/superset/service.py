@@ -20,14 +20,14 @@ import requests
 from psycopg import sql
 from rich.console import Console
 
-from granary.config import settings
-from granary.errors import EngineError
-from granary.processes import alive, running_pid
+from granary.core.config import REPO_ROOT, settings
+from granary.core.errors import EngineError
+from granary.core.processes import alive, running_pid
 from granary.superset import credentials
 
 console = Console(stderr=True)
 
-CONFIG_FILE = Path(__file__).with_name("superset_config.py")
+CONFIG_FILE = REPO_ROOT / "envs" / "superset" / "superset_config.py"  # runs inside Superset's venv
 # A loaded 2-core machine has taken 3.5 min to boot the workers (importing Superset twice).
 START_TIMEOUT_S = 600
 STOP_TIMEOUT_S = 30

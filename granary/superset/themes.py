@@ -2,7 +2,7 @@
 
 One dashboard per catalog theme; each leads with the theme's first atomic indicator (catalog
 order: LOAN_BAL for credit, NPL_BAL for risk, ...). Adding a theme or an indicator to
-dbt_project/catalog/indicators.yaml is the only edit the dashboards need.
+granary/catalog/indicators.yaml is the only edit the dashboards need.
 """
 
 from __future__ import annotations

@@ -1,0 +1,93 @@
+"""Where a bank's data lives at each layer — the only module that knows."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from granary.core.config import settings
+
+
+def landing_dir(tenant: str, dt: date) -> Path:
+    return settings().landing_root / tenant / dt.isoformat()
+
+
+def landing_file(tenant: str, dt: date, table: str, fmt: str = "csv") -> Path:
+    return landing_dir(tenant, dt) / f"{table}.{fmt}"
+
+
+def lake_dir(tenant: str) -> Path:
+    return settings().lake_root / tenant
+
+
+def ods_table(tenant: str, table: str) -> Path:
+    return lake_dir(tenant) / "ods" / table
+
+
+def dwd_table(tenant: str, table: str) -> Path:
+    return lake_dir(tenant) / "dwd" / table
+
+
+def quarantine_table(tenant: str, table: str) -> Path:
+    return lake_dir(tenant) / "quarantine" / table
+
+
+def partition(table_dir: Path, dt: date) -> Path:
+    return table_dir / f"dt={dt.isoformat()}"
+
+
+def reconciliation_file(tenant: str, table: str, dt: date) -> Path:
+    """rows in = rows clean + rows quarantined, one JSON per table and day."""
+    return lake_dir(tenant) / "audit" / "reconciliation" / f"dt={dt.isoformat()}" / f"{table}.json"
+
+
+def quality_dir(tenant: str, dt: date) -> Path:
+    """Great Expectations results and Data Docs for a bank's day."""
+    return lake_dir(tenant) / "quality" / f"dt={dt.isoformat()}"
+
+
+def warehouse_db(tenant: str) -> Path:
+    return settings().warehouse_root / f"{tenant}.duckdb"
+
+
+def archive_dir(tenant: str, stamp: str) -> Path:
+    """Where `granary tenant remove` moves a removed bank's landing, lake, warehouse and serving dump."""
+    return settings().archive_root / f"{tenant}-{stamp}"
+
+
+def removed_secrets_dir(tenant: str, stamp: str) -> Path:
+    """A removed bank's keys and passwords (its PII key still reads its archived tokens): owner-only."""
+    return settings().secrets_dir / "removed" / f"{tenant}-{stamp}"
+
+
+def tenant_key_file(tenant: str) -> Path:
+    return settings().secrets_dir / f"{tenant}.pii.key"
+
+
+def tenant_password_file(tenant: str) -> Path:
+    return settings().secrets_dir / f"{tenant}.pg.password"
+
+
+# --- province level: external data providers (granary.external) ---------------------------
+# "_province" can never be a bank code (codes start with a letter), so these never clash.
+PROVINCE = "_province"
+
+
+def province_landing_dir(dt: date) -> Path:
+    """Where the external data providers deliver their province-level files for a day."""
+    return settings().landing_root / PROVINCE / dt.isoformat()
+
+
+def province_file(dt: date, file_name: str) -> Path:
+    """One provider product's delivery, e.g. landing/_province/<dt>/<provider>__<product>.csv."""
+    return province_landing_dir(dt) / file_name
+
+
+def ledger_root() -> Path:
+    """The usage ledger of external data (metering), all banks and days."""
+    return settings().lake_root / PROVINCE / "ledger"
+
+
+def ledger_file(tenant: str, dt: date) -> Path:
+    """One bank's usage of external data on one day (rewritten whole by a rerun)."""
+    return partition(ledger_root(), dt) / f"{tenant}.parquet"

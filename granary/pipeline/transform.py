@@ -1,0 +1,226 @@
+"""One `dbt build` for one bank and day: DWD Parquet -> DWS summaries -> ADS indicators, tags, profile.
+
+The build writes a fresh DuckDB file next to the bank's warehouse and swaps it in only when
+every model and test passed, so publish never sees a half-built or failed warehouse: on
+failure the previous day's warehouse stays as it was. Targets: `duckdb` (default) or
+`spark` (GRANARY_DBT_TARGET=spark; dbt-spark over Spark Connect, builds in place).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from granary.catalog import indicators, tags
+from granary.catalog.indicators import DBT_PROJECT_DIR
+from granary.core import paths
+from granary.core.config import settings
+from granary.core.errors import DataError, EngineError
+from granary.core.tenants import Tenant
+
+DWD_TABLES = ("customer", "deposit_account", "loan")
+FAILED = {"error", "fail", "runtime error"}
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    status: str
+    seconds: float
+    message: str
+
+    @property
+    def kind(self) -> str:
+        return self.unique_id.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.unique_id.split(".", 2)[-1]
+
+
+def dbt_target() -> str:
+    return os.environ.get("GRANARY_DBT_TARGET", "duckdb")
+
+
+def run_dir(tenant: Tenant) -> Path:
+    """dbt's target and log paths for this bank: banks build concurrently without sharing files."""
+    return settings().run_dir / "dbt" / tenant.code
+
+
+def check_dwd(tenant: Tenant, dt: date) -> None:
+    missing = [
+        paths.partition(paths.dwd_table(tenant.code, t), dt)
+        for t in DWD_TABLES
+        if not any(paths.partition(paths.dwd_table(tenant.code, t), dt).glob("*.parquet"))
+    ]
+    if missing:
+        listed = ", ".join(str(p) for p in missing)
+        raise DataError(
+            f"{tenant.code} {dt}: no DWD Parquet in {listed}; run `granary clean --tenant {tenant.code} "
+            f"--date {dt}` first"
+        )
+
+
+def write_catalog_seeds() -> None:
+    """The catalogs are the source of truth; their seeds are regenerated before every build (cheap)."""
+    indicators.write_seeds()
+    tags.write_seeds()
+
+
+def read_run_results(path: Path) -> list[NodeResult]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        NodeResult(
+            unique_id=r["unique_id"],
+            status=str(r["status"]),
+            seconds=float(r.get("execution_time") or 0.0),
+            message=(r.get("message") or "").strip(),
+        )
+        for r in data["results"]
+    ]
+
+
+def _invoke_dbt(args: list[str], label: str, dt: date) -> tuple[bool, BaseException | None]:
+    os.environ["GRANARY_DBT_DT"] = dt.isoformat()  # the business_date() macro reads it
+    try:
+        return _invoke_dbt_runner(args, label)
+    finally:
+        _close_duckdb()
+
+
+def _close_duckdb() -> None:
+    """Close the database dbt-duckdb keeps open for the rest of the process.
+
+    It is keyed by the profile, and the build file's name is fixed per bank: the next build of the
+    bank in this process (`granary run --from D1 --to D2`) would otherwise write into the file that
+    was just swapped in as the warehouse.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    if DuckDBConnectionManager._ENV is not None:  # dbt-duckdb has no public close
+        DuckDBConnectionManager._ENV.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _invoke_dbt_runner(args: list[str], label: str) -> tuple[bool, BaseException | None]:
+    from dbt.cli.main import dbtRunner
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[node]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None, node="parsing")
+
+        def on_event(event) -> None:  # dbt calls this from its worker threads
+            name = event.info.name
+            if name == "LogStartLine":
+                progress.update(task, total=event.data.total, node=event.data.description)
+            elif name == "NodeFinished":
+                progress.advance(task)
+
+        with warnings.catch_warnings():
+            # dbt-spark asks a Connect session for Hive support; the server decides, the client only warns
+            warnings.filterwarnings("ignore", message=".*spark.sql.catalogImplementation.*")
+            result = dbtRunner(callbacks=[on_event]).invoke(args)
+    return result.success, result.exception
+
+
+def _gist(message: str, max_lines: int = 4) -> str:
+    """The lines of a dbt error that say what went wrong (not the JVM stack trace)."""
+    keep = [ln.strip() for ln in message.splitlines() if ln.strip() and not ln.strip().startswith("at ")]
+    keep = [ln for ln in keep if "JVM stacktrace" not in ln and not ln.startswith("org.apache")]
+    return " | ".join(keep[:max_lines])
+
+
+def _summary(tenant: Tenant, dt: date, results: list[NodeResult], seconds: float) -> None:
+    counts = Counter((r.kind, r.status) for r in results)
+    table = Table(title=f"dbt build {tenant.code} {dt} ({seconds:.1f}s)")
+    table.add_column("kind")
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    for (kind, status), n in sorted(counts.items()):
+        style = "red" if status in FAILED else ("yellow" if status in ("skipped", "warn") else "green")
+        table.add_row(kind, f"[{style}]{status}[/]", str(n))
+    console.print(table)
+
+
+def transform(tenant: Tenant, dt: date) -> None:
+    """Build the bank's warehouse for the day; raise DataError naming each failed model or test."""
+    check_dwd(tenant, dt)
+    write_catalog_seeds()
+    target = dbt_target()
+    runs = run_dir(tenant)
+    warehouse = paths.warehouse_db(tenant.code)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    # a fresh file per build: swapped in on success, deleted on failure. Its name is fixed per bank,
+    # like every --vars value, so dbt's partial parsing survives from one day to the next (changed
+    # --vars make dbt parse the whole project again: ~10 s of a build); the day is GRANARY_DBT_DT.
+    building = warehouse.with_name(f".{warehouse.stem}.building.duckdb")
+    for leftover in (building, building.with_name(building.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    dbt_vars = {
+        "tenant": tenant.code,
+        "lake_root": str(settings().lake_root),
+        "warehouse_path": str(building),
+    }
+    run_results = runs / "target" / "run_results.json"
+    run_results.unlink(missing_ok=True)
+    args = [
+        "build",
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target", target,
+        "--vars", json.dumps(dbt_vars),
+        "--target-path", str(runs / "target"),
+        "--log-path", str(runs / "logs"),
+        "--quiet",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    try:
+        ok, exc = _invoke_dbt(args, f"dbt build {tenant.code} {dt} [{target}]", dt)
+        seconds = time.perf_counter() - started
+        if not run_results.exists():
+            kind = EngineError if target == "spark" else DataError
+            raise kind(
+                f"{tenant.code} {dt}: dbt build stopped before running any model: {exc}; "
+                f"see {runs / 'logs' / 'dbt.log'}"
+            )
+        results = read_run_results(run_results)
+        _summary(tenant, dt, results, seconds)
+        failed = [r for r in results if r.status in FAILED]
+        if failed or not ok:
+            skipped = sum(r.status == "skipped" for r in results)
+            lines = "\n".join(f"  - {r.kind} {r.name}: {r.status}: {_gist(r.message)}" for r in failed)
+            raise DataError(
+                f"{tenant.code} {dt}: dbt build failed ({len(failed)} failed, {skipped} skipped); "
+                f"the warehouse {warehouse} was left as it was.\n{lines or exc}\n"
+                f"Details: {runs / 'logs' / 'dbt.log'}, compiled SQL under {runs / 'target' / 'run'}"
+            )
+        if target == "duckdb":
+            # a WAL left by a crashed writer of the old file must not be replayed onto the new one
+            warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
+            os.replace(building, warehouse)
+            console.print(f"[green]✓[/] warehouse {warehouse} ({len(results)} nodes, {seconds:.1f}s)")
+        else:
+            console.print(
+                f"[green]✓[/] {target}: database granary_{tenant.code} ({len(results)} nodes, {seconds:.1f}s)"
+            )
+    finally:
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)

@@ -1,0 +1,196 @@
+"""The province's ops records, in the province database's `ops` schema (admin only).
+
+One place defines them: what every publish did (`ops.publish_log`, written by granary.serving.publish)
+and how every bank DAG run ended (`ops.dag_run`, written by `granary ops record-run` from the
+bank DAG's callbacks). The province ops dashboard and marts read these.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+from psycopg import sql
+
+from granary.core.errors import EngineError
+from granary.serving.connection import admin_connect, province_database
+
+OPS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.publish_log (
+    id bigserial primary key,
+    tenant text not null,
+    dt date not null,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null,          -- running | ok | failed | abandoned (the publisher was killed)
+    row_count bigint,
+    message text
+);
+create table if not exists ops.dag_run (
+    tenant text not null,
+    dt date not null,              -- the business date the run loaded
+    dag_id text not null,
+    run_id text not null,
+    state text not null,           -- success | failed
+    failed_task text,              -- the task that failed first (null on success)
+    reason text,                   -- that task's error, as its log said it
+    recorded_at timestamptz not null default now(),
+    primary key (dag_id, run_id)
+);
+
+-- The marts below are rebuilt by `granary ops refresh --date D` (granary.province.marts): a rerun
+-- replaces the day's rows of the banks it refreshes. The province ops dashboard reads them.
+create table if not exists ops.mart_bank_day (
+    tenant text not null,
+    bank_zh text not null,
+    dt date not null,                  -- the business day this row is about
+    status text not null,              -- ok | behind | failed | missing (see granary.province.marts)
+    status_zh text not null,
+    landing_files integer not null,    -- the bank's extracts delivered for dt (0: its files are missing)
+    landing_expected integer not null,
+    dag_state text not null,           -- success | failed | not_run (latest run for dt in ops.dag_run)
+    dag_state_zh text not null,
+    dag_runs integer not null,
+    failed_task text,
+    reason text,
+    publish_status text,               -- the day's latest publish in ops.publish_log (null: none)
+    serving_dt date,                   -- the business day the bank serves (null: nothing published)
+    published_at timestamptz,
+    lag_days integer,                  -- dt - serving_dt
+    quality_expectations integer,      -- null: no quality results for dt
+    quality_failed integer,
+    rows_in bigint,
+    rows_quarantined bigint,
+    external_records bigint,
+    external_amount numeric(18, 2),
+    refreshed_at timestamptz not null default now(),
+    primary key (tenant, dt)
+);
+create table if not exists ops.mart_quality (
+    tenant text not null,
+    bank_zh text not null,
+    dt date not null,
+    table_name text not null,
+    table_zh text not null,
+    expectations integer not null,
+    failed integer not null,
+    rows_checked bigint not null,
+    failed_expectations text,          -- "expectation(column) n unexpected; ..." (null: all passed)
+    primary key (tenant, dt, table_name)
+);
+create table if not exists ops.mart_quarantine (
+    tenant text not null,
+    bank_zh text not null,
+    dt date not null,
+    table_name text not null,
+    table_zh text not null,
+    rule text not null,                -- the rule the rows broke (the quarantine's _rule); — none
+    rows bigint not null,
+    primary key (tenant, dt, table_name, rule)
+);
+create table if not exists ops.mart_external_usage (
+    tenant text not null,
+    bank_zh text not null,
+    dt date not null,
+    provider text not null,
+    provider_zh text not null,
+    product text not null,
+    product_zh text not null,
+    kind_zh text not null,
+    records bigint not null,
+    unit_price numeric(10, 2) not null,
+    amount numeric(18, 2) not null,
+    delivered boolean not null,
+    primary key (tenant, dt, provider, product)
+);
+create table if not exists ops.mart_external_bill (
+    tenant text not null,
+    bank_zh text not null,
+    month text not null,               -- YYYY-MM; the month of the refreshed day, to date
+    provider text not null,
+    provider_zh text not null,
+    product text not null,
+    product_zh text not null,
+    kind_zh text not null,
+    unit_price numeric(10, 2) not null,
+    days integer not null,
+    records bigint not null,
+    amount numeric(18, 2) not null,
+    primary key (tenant, month, provider, product, unit_price)
+);
+-- The latest day (month, for the bill) of each mart: what the dashboard shows. Views, because
+-- Superset refuses sub-queries in a chart's own filters.
+create or replace view ops.latest_bank_day as
+    select * from ops.mart_bank_day where dt = (select max(dt) from ops.mart_bank_day);
+create or replace view ops.latest_quality as
+    select * from ops.mart_quality where dt = (select max(dt) from ops.mart_quality);
+create or replace view ops.latest_quarantine as
+    select * from ops.mart_quarantine where dt = (select max(dt) from ops.mart_quarantine);
+create or replace view ops.latest_external_usage as
+    select * from ops.mart_external_usage where dt = (select max(dt) from ops.mart_external_usage);
+create or replace view ops.latest_external_bill as
+    select * from ops.mart_external_bill where month = (select max(month) from ops.mart_external_bill);
+"""
+# What the province's read-only role (granary.serving.connection.province_reader_role) may SELECT.
+READABLE = (
+    "publish_log",
+    "dag_run",
+    "mart_bank_day",
+    "mart_quality",
+    "mart_quarantine",
+    "mart_external_usage",
+    "mart_external_bill",
+    "latest_bank_day",
+    "latest_quality",
+    "latest_quarantine",
+    "latest_external_usage",
+    "latest_external_bill",
+)
+
+RUN_STATES = ("success", "failed")
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Create the ops tables (idempotent); `conn` is an admin connection to the province database."""
+    conn.execute(OPS_DDL)
+
+
+def grant_reader(conn: psycopg.Connection, role: str) -> None:
+    """`role` may read the ops tables and nothing else (no writes, no other schema)."""
+    r = sql.Identifier(role)
+    conn.execute(sql.SQL("grant usage on schema ops to {}").format(r))
+    conn.execute(sql.SQL("revoke all on all tables in schema ops from {}").format(r))
+    for table in READABLE:
+        conn.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("ops", table), r))
+
+
+def record_run(
+    tenant: str,
+    dt: date,
+    dag_id: str,
+    run_id: str,
+    state: str,
+    failed_task: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Record how a bank DAG run ended; a rerun of the same run replaces its row."""
+    if state not in RUN_STATES:
+        raise ValueError(f"state must be one of {', '.join(RUN_STATES)}, not {state!r}")
+    try:
+        with admin_connect(province_database(), autocommit=True) as conn:
+            conn.execute(
+                """
+                insert into ops.dag_run (tenant, dt, dag_id, run_id, state, failed_task, reason)
+                values (%s, %s, %s, %s, %s, %s, %s)
+                on conflict (dag_id, run_id) do update set
+                    tenant = excluded.tenant, dt = excluded.dt, state = excluded.state,
+                    failed_task = excluded.failed_task, reason = excluded.reason, recorded_at = now()
+                """,
+                (tenant, dt, dag_id, run_id, state, failed_task, reason),
+            )
+    except psycopg.Error as exc:
+        raise EngineError(
+            f"could not record the run in {province_database()}.ops.dag_run ({exc}); "
+            "run `granary serving init` first"
+        ) from exc

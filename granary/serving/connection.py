@@ -1,0 +1,109 @@
+"""The serving databases as the banks' loan systems see them: one database per bank, its role, lookups.
+
+Isolation is Postgres's own. Bank T is served from its own database (`serving_database`),
+which only T's login role may CONNECT to, so another bank cannot even list T's schema or
+table names: they live in a database it cannot open. Inside, the role can use only its
+own schema. Nothing here relies on a session setting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from granary.core import paths
+from granary.core.config import settings
+from granary.core.errors import EngineError
+from granary.core.secrets import tenant_password
+from granary.core.tenants import Tenant
+
+# Every bank role is a member: pg_hba.conf checks its password (scripts/setup-machine.sh).
+BANK_READERS = "granary_bank_readers"
+# pgaudit's object-audit role: a read of a table this role may SELECT is logged (granary.serving.audit).
+AUDITOR = "granary_auditor"
+
+
+def serving_database(tenant: Tenant) -> str:
+    """The PostgreSQL database that serves the bank: `<serving_db>_<bank>`."""
+    return f"{settings().serving_db}_{tenant.code}"
+
+
+def province_database() -> str:
+    """The province's ops database (publish log, …): CONNECT for the admin only."""
+    return f"{settings().serving_db}_province"
+
+
+def province_reader_role() -> str:
+    """The province's read-only login role: SELECT on the ops tables only (the province ops
+    dashboard's Superset connection). Prefixed like the banks' roles: roles are cluster-wide."""
+    return f"{settings().serving_db}_province_reader"
+
+
+def province_reader_password() -> str:
+    # Kept beside the banks' passwords; "_province" can never be a bank code (paths.PROVINCE).
+    return tenant_password(paths.PROVINCE)
+
+
+def admin_dsn(dbname: str | None = None) -> str:
+    """The admin DSN, pointed at `dbname` (default: the maintenance database it names)."""
+    dsn = settings().pg_admin_dsn
+    return dsn if dbname is None else dsn.rpartition("/")[0] + f"/{dbname}"
+
+
+def admin_connect(dbname: str | None = None, **kwargs: Any) -> psycopg.Connection:
+    """A superuser connection (provisioning, publish, audit only) to `dbname`, default the maintenance
+    database; a bank's data is in `admin_connect(serving_database(tenant))`."""
+    dsn = admin_dsn(dbname)
+    try:
+        return psycopg.connect(dsn, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise EngineError(
+            f"cannot reach PostgreSQL at {dsn}: {exc}. Is it running, and did `granary serving init` "
+            "create the database? Start PostgreSQL with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`."
+        ) from exc
+
+
+def tenant_conninfo(tenant: Tenant) -> dict[str, Any]:
+    """What a bank's loan system (and its Superset connection) uses to log in."""
+    s = settings()
+    return {
+        "host": s.pg_host,
+        "port": s.pg_port,
+        "dbname": serving_database(tenant),
+        "user": tenant.reader_role,
+        "password": tenant_password(tenant.code),
+    }
+
+
+def tenant_connect(tenant: Tenant, **kwargs: Any) -> psycopg.Connection:
+    try:
+        return psycopg.connect(**{**tenant_conninfo(tenant), **kwargs})
+    except psycopg.OperationalError as exc:
+        raise EngineError(
+            f"bank {tenant.code} cannot log in to its serving database {serving_database(tenant)} as "
+            f"{tenant.reader_role}: {exc}. Run `granary serving init` and `granary publish` for the bank "
+            "first (after `granary credentials rotate`, use the new password)."
+        ) from exc
+
+
+def customer_tags(tenant: Tenant, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's tags on the latest published day, read with the bank's own role."""
+    with tenant_connect(tenant, row_factory=dict_row) as conn:
+        try:
+            return conn.execute(
+                f"""
+                select t.tag_code, t.tag_name_zh, d.name_en as tag_name_en, t.category_zh, t.dt
+                from {tenant.serving_schema}.ads_customer_tag t
+                join {tenant.serving_schema}.ads_tag_dict d using (tag_code)
+                where t.customer_id = %s
+                order by t.tag_code
+                """,
+                (customer_id,),
+            ).fetchall()
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as exc:
+            raise EngineError(
+                f"bank {tenant.code} has nothing published yet: run `granary publish --tenant {tenant.code}`"
+            ) from exc
