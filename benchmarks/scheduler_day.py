@@ -66,8 +66,8 @@ def _scratch_env(root: Path, codes: list[str]) -> None:
         }
     )
     os.environ.setdefault("GRANARY_SPARK_REMOTE", f"sc://127.0.0.1:{_free_port()}")
+    from granary.core.postgres import admin_connect
     from granary.core.tenants import load_tenants
-    from granary.serving.connection import admin_connect
     from granary.serving.databases import drop_serving
     from granary.stack import airflow
 
@@ -260,10 +260,10 @@ def main() -> None:
     _scratch_env(root, codes)
 
     # Imported after the environment is set: granary reads its settings once.
+    from granary.core.postgres import admin_connect
     from granary.core.tenants import load_tenants
     from granary.generate import generate
     from granary.pipeline import spark
-    from granary.serving.connection import admin_connect
     from granary.serving.databases import drop_serving
     from granary.serving.publish import init_serving
     from granary.stack import airflow, spark_server, worker

@@ -30,8 +30,9 @@ from rich.console import Console
 from rich.table import Table
 
 from granary.core import config
+from granary.core.postgres import admin_connect
 from granary.core.tenants import get_tenant
-from granary.serving.connection import admin_connect, tenant_connect, tenant_conninfo
+from granary.serving.connection import tenant_connect, tenant_conninfo
 from granary.serving.publish import serving_day
 
 RESULTS = Path(__file__).parent / "results"

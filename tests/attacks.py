@@ -22,9 +22,9 @@ from typing import Any
 
 import psycopg
 
+from granary.core import postgres
 from granary.core.secrets import tenant_password
 from granary.core.tenants import Tenant
-from granary.serving import connection as serving
 from granary.superset import bundle
 from granary.superset import credentials as superset_credentials
 
@@ -64,7 +64,7 @@ def _column(conn: psycopg.Connection, schema: str, query: str) -> set[str]:
 
 def _published_ids(tenant: Tenant) -> set[str]:
     """Branch, manager and village ids the bank's published tables hold, read as admin."""
-    with serving.admin_connect(serving.serving_database(tenant)) as conn:
+    with postgres.admin_connect(postgres.serving_database(tenant)) as conn:
         ids = _column(conn, tenant.serving_schema, "select distinct branch_id from {s}.ads_branch_daily")
         for col in ("branch_id", "manager_id", "village_code"):
             ids |= _column(
@@ -88,8 +88,8 @@ def markers_for(them: Tenant, me: Tenant) -> Markers:
         *(bundle.asset_uuid(them, a) for a in ("database", "dashboard:overview")),
     }
     # Before one database per bank, both banks share a database name: only a name of B's own counts.
-    if serving.serving_database(them) != serving.serving_database(me):
-        names.add(serving.serving_database(them))
+    if postgres.serving_database(them) != postgres.serving_database(me):
+        names.add(postgres.serving_database(them))
     return Markers(them.code, frozenset(names), frozenset(theirs - mine))
 
 

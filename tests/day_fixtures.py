@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from granary.core import config
+from granary.core.postgres import admin_connect
 from granary.core.tenants import Tenant, get_tenant
-from granary.serving.connection import admin_connect
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
 
@@ -48,7 +48,7 @@ class PublishedDay:
 @pytest.fixture(scope="session")
 def serving_db(granary_env: Path) -> Iterator[str]:
     """Fresh serving databases for the session (a database per bank, the province's), every bank's
-    role; the value is the serving prefix (granary.serving.connection.serving_database names each bank's).
+    role; the value is the serving prefix (granary.core.postgres.serving_database names each bank's).
 
     Bank roles are cluster-wide: their password hashes are put back afterwards, so a
     demo on the same PostgreSQL keeps its credentials.

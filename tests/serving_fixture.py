@@ -18,8 +18,8 @@ from day_fixtures import PublishedDay
 from psycopg import sql
 
 from granary.core import config
+from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant
-from granary.serving.connection import admin_connect, serving_database
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ import yaml
 
 from granary.catalog.sources import contracts
 from granary.core import config
+from granary.core.postgres import admin_connect, province_database
 from granary.core.tenants import Tenant, load_tenants
 from granary.generate import generate
-from granary.serving.connection import admin_connect, province_database
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
 from granary.stack import airflow

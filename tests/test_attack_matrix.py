@@ -40,7 +40,7 @@ from attacks import (
 )
 from attacks import to_json as matrix_json
 
-from granary.core import paths
+from granary.core import paths, postgres
 from granary.core.config import settings
 from granary.core.tenants import Tenant
 from granary.serving import connection as serving
@@ -82,7 +82,7 @@ class Target:
 
 
 def _b_tables(tenant: Tenant) -> list[str]:
-    with serving.admin_connect(serving.serving_database(tenant)) as conn:
+    with postgres.admin_connect(postgres.serving_database(tenant)) as conn:
         rows = conn.execute(
             "select tablename from pg_tables where schemaname = %s order by 1", (tenant.serving_schema,)
         ).fetchall()
@@ -90,7 +90,7 @@ def _b_tables(tenant: Tenant) -> list[str]:
 
 
 def _tags_by_customer(tenant: Tenant) -> dict[str, set[str]]:
-    with serving.admin_connect(serving.serving_database(tenant)) as conn:
+    with postgres.admin_connect(postgres.serving_database(tenant)) as conn:
         rows = conn.execute(
             f"select customer_id, tag_code from {tenant.serving_schema}.ads_customer_tag"
         ).fetchall()
@@ -156,7 +156,7 @@ def _connect_as(me: Tenant, **changes: Any) -> dict[str, Any]:
 def postgres_attempts(me: Tenant, t: Target) -> list[Attempt]:
     them, s = t.tenant, t.tenant.serving_schema
     mine = serving.tenant_conninfo(me)
-    bdb = serving.serving_database(them)
+    bdb = postgres.serving_database(them)
     b_role = them.reader_role
     out: list[Attempt] = []
 
@@ -214,7 +214,7 @@ def postgres_attempts(me: Tenant, t: Target) -> list[Attempt]:
     add(
         "province ops database",
         ["select * from ops.publish_log", "select nspname from pg_namespace"],
-        _connect_as(me, dbname=serving.province_database()),
+        _connect_as(me, dbname=postgres.province_database()),
         leaked_if=lambda text: (
             statement_ran(text, "select * from ops.publish_log") and f"'{them.code}'" in text
         ),
@@ -393,7 +393,7 @@ def server_log() -> str:
     """PostgreSQL's log file, where pgaudit writes every bank's reads (found as admin)."""
     from granary.serving.audit import log_file
 
-    with serving.admin_connect() as conn:
+    with postgres.admin_connect() as conn:
         return log_file(conn)
 
 
@@ -861,7 +861,7 @@ def superset_attempts(me: Tenant, mine: SupersetIds, t: Target) -> tuple[list[At
                 leaked_if=lambda text: text.startswith("HTTP 200") and "cost" in text,
             )
         )
-    b_uri = f"postgresql+psycopg2://{them.reader_role}@{settings().pg_host}:{settings().pg_port}/{serving.serving_database(them)}"
+    b_uri = f"postgresql+psycopg2://{them.reader_role}@{settings().pg_host}:{settings().pg_port}/{postgres.serving_database(them)}"
     add(
         "test_connection to B's db as B",
         "POST",
@@ -890,11 +890,11 @@ def superset_attempts(me: Tenant, mine: SupersetIds, t: Target) -> tuple[list[At
     add_sql("SQL Lab set role B", f"set role {them.reader_role}; select * from {s}.ads_branch_daily")
     add_sql("SQL Lab search_path to B", f"set search_path = {s}; select * from ads_branch_daily")
     add_sql(
-        "SQL Lab cross-database name", f"select * from {serving.serving_database(them)}.{s}.ads_branch_daily"
+        "SQL Lab cross-database name", f"select * from {postgres.serving_database(them)}.{s}.ads_branch_daily"
     )
     add_sql(
         "SQL Lab dblink",
-        f"select * from dblink('dbname={serving.serving_database(them)} user={them.reader_role}',"
+        f"select * from dblink('dbname={postgres.serving_database(them)} user={them.reader_role}',"
         f" 'select branch_id from {s}.ads_branch_daily') as t(b text)",
     )
     add_sql("SQL Lab COPY to stdout", f"copy (select * from {s}.ads_branch_daily) to stdout")
@@ -902,7 +902,7 @@ def superset_attempts(me: Tenant, mine: SupersetIds, t: Target) -> tuple[list[At
     # Saved queries, history, exports of B's SQL Lab work. A's own history holds what A typed
     # (B's schema and database names, above): those two are not judged in A's lists; B's query and
     # saved-query ids, B's bank name (the saved query's label) and B's data still are.
-    own_typing = (s, serving.serving_database(them))
+    own_typing = (s, postgres.serving_database(them))
     for name, path, b_id in [
         ("saved query list", "/api/v1/saved_query/", t.saved_query),
         ("query history list", "/api/v1/query/", t.query_id),
@@ -1021,7 +1021,7 @@ def cli_attempts(me: Tenant, t: Target, workdir: Path) -> list[Attempt]:
         # The CLI derives B's database name from the bank code it is given (installation config,
         # which its user holds): an error naming that database is the CLI speaking, not a leak.
         tried = " ".join(["granary", *args]) + (f" with {extra_env}" if extra_env else "")
-        tried += f" (the CLI derives {serving.serving_database(them)})"
+        tried += f" (the CLI derives {postgres.serving_database(them)})"
         out.append(Attempt("cli", me.code, them.code, name, tried, go, leaked_if=leaked_if))
 
     c = t.tag_customer

@@ -19,8 +19,8 @@ import pytest
 
 from granary.catalog.sources import contracts
 from granary.core import config, paths
+from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import get_tenant
-from granary.serving.connection import admin_connect, serving_database
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
 

@@ -15,9 +15,10 @@ import psycopg
 import pytest
 
 from granary.core import config, paths
+from granary.core.postgres import admin_connect
 from granary.core.secrets import tenant_password
 from granary.core.tenants import Tenant
-from granary.serving.connection import admin_connect, tenant_connect, tenant_conninfo
+from granary.serving.connection import tenant_connect, tenant_conninfo
 from granary.superset import bundle, credentials
 from granary.superset.client import SupersetClient
 

@@ -9,8 +9,8 @@ import pytest
 
 from granary.catalog.sources import contracts
 from granary.core import paths
+from granary.core.postgres import admin_connect, serving_database
 from granary.pipeline.suites import REMOTE_ASSET, offline_html
-from granary.serving.connection import admin_connect, serving_database
 
 GX_HEAD = """<html><head>
 <link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"/>

@@ -23,16 +23,11 @@ from day_fixtures import PublishedDay
 from psycopg.rows import dict_row
 
 from granary.core import paths
+from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import get_tenant
 from granary.province.ledger import monthly_bill, read_ledger
 from granary.province.marts import NO_RULE, refresh
-from granary.serving.connection import (
-    admin_connect,
-    province_database,
-    province_reader_password,
-    province_reader_role,
-    serving_database,
-)
+from granary.serving.connection import province_reader_password, province_reader_role
 
 pytestmark = pytest.mark.slow
 

@@ -23,9 +23,9 @@ import pytest
 
 from granary.catalog.sources import contracts
 from granary.core import paths
+from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant
 from granary.pipeline.idcard import check_digit, make_id
-from granary.serving.connection import admin_connect, serving_database
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 EMBEDDED_PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")

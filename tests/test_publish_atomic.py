@@ -28,8 +28,9 @@ from day_fixtures import PublishedDay
 from test_serving_contract import contract_queries
 
 from granary.core import paths
+from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import Tenant
-from granary.serving.connection import admin_connect, province_database, serving_database, tenant_connect
+from granary.serving.connection import tenant_connect
 
 pytestmark = pytest.mark.slow
 

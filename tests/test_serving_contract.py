@@ -10,8 +10,9 @@ import pytest
 from day_fixtures import PublishedDay
 from psycopg import sql
 
+from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant
-from granary.serving.connection import admin_connect, serving_database, tenant_connect
+from granary.serving.connection import tenant_connect
 
 pytestmark = pytest.mark.slow
 

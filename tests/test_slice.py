@@ -16,9 +16,10 @@ from day_fixtures import PublishedDay
 
 from granary.core import paths
 from granary.core.errors import QualityGateError
+from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant, get_tenant
 from granary.pipeline import run as pipeline
-from granary.serving.connection import admin_connect, serving_database, tenant_connect, tenant_conninfo
+from granary.serving.connection import tenant_connect, tenant_conninfo
 
 pytestmark = pytest.mark.slow
 GRANARY = str(Path(sys.executable).with_name("granary"))

@@ -23,8 +23,8 @@ import yaml
 from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import EngineError
+from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant, load_tenant_file
-from granary.serving.connection import admin_connect, serving_database
 from granary.serving.databases import init_serving
 from granary.serving.publish import publish
 from granary.superset import bundle, credentials, provision

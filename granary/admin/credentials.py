@@ -15,9 +15,9 @@ from psycopg import sql
 from rich.console import Console
 
 from granary.core.errors import EngineError
+from granary.core.postgres import admin_connect
 from granary.core.secrets import stage_tenant_password, tenant_password
 from granary.core.tenants import Tenant
-from granary.serving.connection import admin_connect
 
 console = Console(stderr=True)
 

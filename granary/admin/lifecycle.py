@@ -28,8 +28,8 @@ from rich.console import Console
 from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import EngineError
+from granary.core.postgres import admin_connect, admin_dsn, serving_database
 from granary.core.tenants import Tenant, TenantConfigError
-from granary.serving.connection import admin_connect, admin_dsn, serving_database
 
 console = Console(stderr=True)
 

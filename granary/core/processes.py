@@ -3,6 +3,7 @@ whether a pid from a pid file is still the process we started."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -46,21 +47,22 @@ def running_pid(pid_file: Path, marker: bytes | None = None) -> int | None:
     return pid if alive(pid, marker) else None
 
 
-def stop_process(pid: int, grace_s: float = 30.0, group: bool = False) -> None:
-    """SIGTERM (to its process group if `group`), up to `grace_s` for it to exit, then SIGKILL."""
+def stop_processes(
+    pids: list[int], grace_s: float = 30.0, group: bool = False, marker: bytes | None = None
+) -> None:
+    """SIGTERM to each (to its process group if `group`), up to `grace_s` in all for them to exit,
+    then SIGKILL to those still there. `marker` as in alive(): a recycled pid is left alone."""
     kill = os.killpg if group else os.kill
-    try:
-        kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+    for pid in pids:
+        if alive(pid, marker):
+            with contextlib.suppress(ProcessLookupError):
+                kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return
+    while any(alive(pid, marker) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    try:
-        kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    while alive(pid):
+    for pid in pids:
+        if alive(pid, marker):
+            with contextlib.suppress(ProcessLookupError):
+                kill(pid, signal.SIGKILL)
+    while any(alive(pid, marker) for pid in pids):
         time.sleep(0.1)

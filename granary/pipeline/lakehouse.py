@@ -19,6 +19,7 @@ from psycopg import sql
 
 from granary.core.config import settings
 from granary.core.errors import EngineError
+from granary.core.postgres import admin_connect, ensure_database
 from granary.core.secrets import read_or_create
 
 CATALOG = "lake"
@@ -68,9 +69,7 @@ def spark_catalog_conf() -> dict[str, str]:
 def ensure_catalog() -> None:
     """The catalog's login role and database exist, the database owned by that role, CONNECT for it
     and the admin only (idempotent; the role's password converges to the secrets dir's)."""
-    from granary.serving.connection import admin_connect
-
-    role, database = sql.Identifier(catalog_role()), sql.Identifier(catalog_database())
+    role = sql.Identifier(catalog_role())
     with admin_connect(autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_roles where rolname = %s", (catalog_role(),)).fetchone()
         verb = "alter" if exists else "create"
@@ -81,17 +80,12 @@ def ensure_catalog() -> None:
                 role, sql.Literal(catalog_password())
             )
         )
-        if not conn.execute("select 1 from pg_database where datname = %s", (catalog_database(),)).fetchone():
-            conn.execute(sql.SQL("create database {} owner {}").format(database, role))
-        conn.execute(sql.SQL("alter database {} owner to {}").format(database, role))
-        conn.execute(sql.SQL("revoke all on database {} from public").format(database))
+        ensure_database(conn, catalog_database(), owner=catalog_role())
 
 
 def drop_catalog() -> None:
     """Drop the catalog's database and role (scratch installations and test sessions): the tables'
     files stay under the warehouse folder."""
-    from granary.serving.connection import admin_connect
-
     with admin_connect(autocommit=True) as conn:
         conn.execute(
             sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(catalog_database()))

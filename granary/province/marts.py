@@ -25,9 +25,9 @@ from rich.progress import Progress
 from granary.catalog.sources import contracts
 from granary.core import paths
 from granary.core.errors import DataError, EngineError
+from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import Tenant
 from granary.province import ops
-from granary.serving.connection import admin_connect, province_database, serving_database
 
 console = Console(stderr=True)
 

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from granary.core.errors import EngineError
-from granary.serving.connection import admin_connect, province_database
+from granary.core.postgres import admin_connect, province_database
 
 OPS_DDL = """
 create schema if not exists ops;

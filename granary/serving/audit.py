@@ -20,8 +20,8 @@ from typing import Any
 import psycopg
 
 from granary.core.errors import EngineError
+from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant
-from granary.serving.connection import admin_connect, serving_database
 from granary.serving.databases import pgaudit_loaded
 
 # Debian's log_line_prefix '%m [%p] %q%u@%d ': time, pid, user@database, then the message.

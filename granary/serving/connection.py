@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import EngineError
+from granary.core.postgres import serving_database
 from granary.core.secrets import tenant_password
 from granary.core.tenants import Tenant
 
@@ -23,16 +24,6 @@ from granary.core.tenants import Tenant
 BANK_READERS = "granary_bank_readers"
 # pgaudit's object-audit role: a read of a table this role may SELECT is logged (granary.serving.audit).
 AUDITOR = "granary_auditor"
-
-
-def serving_database(tenant: Tenant) -> str:
-    """The PostgreSQL database that serves the bank: `<serving_db>_<bank>`."""
-    return f"{settings().serving_db}_{tenant.code}"
-
-
-def province_database() -> str:
-    """The province's ops database (publish log, …): CONNECT for the admin only."""
-    return f"{settings().serving_db}_province"
 
 
 def province_reader_role() -> str:
@@ -44,26 +35,6 @@ def province_reader_role() -> str:
 def province_reader_password() -> str:
     # Kept beside the banks' passwords; "_province" can never be a bank code (paths.PROVINCE).
     return tenant_password(paths.PROVINCE)
-
-
-def admin_dsn(dbname: str | None = None) -> str:
-    """The admin DSN, pointed at `dbname` (default: the maintenance database it names)."""
-    dsn = settings().pg_admin_dsn
-    return dsn if dbname is None else dsn.rpartition("/")[0] + f"/{dbname}"
-
-
-def admin_connect(dbname: str | None = None, **kwargs: Any) -> psycopg.Connection:
-    """A superuser connection (provisioning, publish, audit only) to `dbname`, default the maintenance
-    database; a bank's data is in `admin_connect(serving_database(tenant))`."""
-    dsn = admin_dsn(dbname)
-    try:
-        return psycopg.connect(dsn, **kwargs)
-    except psycopg.OperationalError as exc:
-        raise EngineError(
-            f"cannot reach PostgreSQL at {dsn}: {exc}. Is it running, and did `granary serving init` "
-            "create the database? Start PostgreSQL with "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`."
-        ) from exc
 
 
 def tenant_conninfo(tenant: Tenant) -> dict[str, Any]:

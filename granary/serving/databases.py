@@ -19,18 +19,11 @@ import psycopg
 from psycopg import sql
 from rich.console import Console
 
+from granary.core.postgres import admin_connect, ensure_database, province_database, serving_database
 from granary.core.secrets import tenant_password
 from granary.core.tenants import Tenant
 from granary.province import ops
-from granary.serving.connection import (
-    AUDITOR,
-    BANK_READERS,
-    admin_connect,
-    province_database,
-    province_reader_password,
-    province_reader_role,
-    serving_database,
-)
+from granary.serving.connection import AUDITOR, BANK_READERS, province_reader_password, province_reader_role
 
 console = Console(stderr=True)
 
@@ -144,9 +137,7 @@ def _ensure_database(conn: psycopg.Connection, name: str, owner_only_for: str | 
     """The database exists, PUBLIC has nothing on it, and only `owner_only_for` (and the admin) may
     CONNECT: any other grant found on it is revoked."""
     db = sql.Identifier(name)
-    if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-        conn.execute(sql.SQL("create database {}").format(db))
-    conn.execute(sql.SQL("revoke all on database {} from public").format(db))
+    ensure_database(conn, name)
     (owner,) = conn.execute(
         "select pg_get_userbyid(datdba) from pg_database where datname = %s", (name,)
     ).fetchone()

@@ -26,8 +26,9 @@ from rich.progress import Progress
 
 from granary.core import paths
 from granary.core.errors import DataError, EngineError
+from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import Tenant
-from granary.serving.connection import AUDITOR, admin_connect, province_database, serving_database
+from granary.serving.connection import AUDITOR
 from granary.serving.databases import init_serving  # noqa: F401  (re-exported: callers import it from here)
 
 console = Console(stderr=True)

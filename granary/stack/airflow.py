@@ -10,10 +10,8 @@ GRANARY_* settings as the person who ran `granary airflow start`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -28,7 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from granary.core.config import REPO_ROOT, settings
 from granary.core.errors import EngineError
-from granary.core.processes import alive, running_pid
+from granary.core.postgres import admin_connect, admin_dsn, ensure_database
+from granary.core.processes import running_pid, stop_processes
 from granary.core.secrets import read_or_create
 from granary.core.tenants import Tenant, load_tenants
 from granary.stack import worker
@@ -97,8 +96,7 @@ def _passwords_file() -> Path:
 
 
 def _metadata_url(db: str) -> str:
-    base, _, _ = settings().pg_admin_dsn.rpartition("/")
-    return base.replace("postgresql://", "postgresql+psycopg2://", 1) + f"/{db}"
+    return admin_dsn(db, driver="psycopg2")
 
 
 def _api_url() -> str:
@@ -170,16 +168,8 @@ def running_pids() -> dict[str, int | None]:
 
 
 def _ensure_database(db: str) -> None:
-    try:
-        with psycopg.connect(settings().pg_admin_dsn, autocommit=True, connect_timeout=5) as conn:
-            exists = conn.execute("select 1 from pg_database where datname = %s", (db,)).fetchone()
-            if not exists:
-                conn.execute(f'create database "{db}"')
-    except psycopg.OperationalError as exc:
-        raise EngineError(
-            f"PostgreSQL at {settings().pg_admin_dsn} is not reachable ({exc}); start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
-        ) from exc
+    with admin_connect(autocommit=True) as conn:
+        ensure_database(conn, db)
 
 
 def _airflow_version() -> str:
@@ -190,8 +180,7 @@ def _airflow_version() -> str:
 
 
 def _db_revision(db: str) -> str | None:
-    dsn = settings().pg_admin_dsn.rpartition("/")[0] + f"/{db}"
-    with psycopg.connect(dsn, connect_timeout=5) as conn:
+    with admin_connect(db) as conn:
         table = conn.execute("select to_regclass('public.alembic_version')").fetchone()[0]
         if table is None:
             return None
@@ -298,22 +287,10 @@ def start(metadata_db: str = METADATA_DB, timeout: int = 180) -> None:
 
 def stop(timeout: int = 30) -> None:
     """Stop every component: SIGTERM to its process group, SIGKILL if it lingers."""
+    pids = [pid for pid in (_running_pid(c) for c in COMPONENTS) if pid]
+    stop_processes(pids, timeout, group=True, marker=b"airflow")
     for component in COMPONENTS:
-        pid = _running_pid(component)
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for component in COMPONENTS:
-        path = _pid_file(component)
-        if not path.exists():
-            continue
-        pid = int(path.read_text().strip())
-        while alive(pid, b"airflow") and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if alive(pid, b"airflow"):
-            os.killpg(pid, signal.SIGKILL)
-        path.unlink(missing_ok=True)
+        _pid_file(component).unlink(missing_ok=True)
     worker.stop()
     console.print("airflow: stopped")
 
@@ -439,7 +416,7 @@ def _metadata_dsn() -> str:
     marker = airflow_home() / "metadata_db"
     if not marker.exists():
         raise EngineError(f"airflow was never started here ({airflow_home()}); run `granary airflow start`")
-    return settings().pg_admin_dsn.rpartition("/")[0] + "/" + marker.read_text().strip()
+    return admin_dsn(marker.read_text().strip())
 
 
 # Progress straight from the metadata database, one query for every bank: polling the REST API

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from granary.core.config import settings
 from granary.core.errors import EngineError
-from granary.core.processes import running_pid, stop_process
+from granary.core.processes import running_pid, stop_processes
 from granary.stack.jars import kafka_classpath
 
 START_TIMEOUT_S = 90.0
@@ -175,7 +175,7 @@ def stop() -> None:
             )
         _pid_file().unlink(missing_ok=True)
         return
-    stop_process(pid, grace_s=60.0)
+    stop_processes([pid], 60.0, marker=MARKER)
     _pid_file().unlink(missing_ok=True)
 
 

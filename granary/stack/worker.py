@@ -38,7 +38,7 @@ from pathlib import Path
 from granary.cli.launch import HEADER, REFUSED
 from granary.core.config import settings
 from granary.core.errors import EngineError
-from granary.core.processes import BATCH_NICENESS, alive, running_pid
+from granary.core.processes import BATCH_NICENESS, running_pid, stop_processes
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole granary package
 # Everything a task's command imports, so no child imports anything heavy again.
@@ -137,16 +137,7 @@ def _spawn(sock: Path, log_fd: int) -> subprocess.Popen:
 def stop(timeout: float = 30.0) -> None:
     """Stop the worker (and one retiring after a reload); commands they run get SIGTERM, as a
     stopped Airflow task's would."""
-    pids = _processes(socket_path())
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while any(alive(p, MARKER) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for pid in pids:
-        if alive(pid, MARKER):
-            os.kill(pid, signal.SIGKILL)
+    stop_processes(_processes(socket_path()), timeout, marker=MARKER)
     _pid_file().unlink(missing_ok=True)
 
 

@@ -19,8 +19,8 @@ import jinja2
 import yaml
 
 from granary.core.config import settings
+from granary.core.postgres import serving_database
 from granary.core.tenants import Tenant
-from granary.serving.connection import serving_database
 from granary.superset import layout, themes
 
 TEMPLATES = Path(__file__).with_name("templates")

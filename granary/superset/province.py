@@ -25,8 +25,9 @@ import yaml
 
 from granary.core import paths
 from granary.core.config import settings
+from granary.core.postgres import province_database
 from granary.core.secrets import read_or_create
-from granary.serving.connection import province_database, province_reader_password, province_reader_role
+from granary.serving.connection import province_reader_password, province_reader_role
 from granary.superset import bundle, layout
 from granary.superset.client import SupersetClient
 

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from granary.core.errors import EngineError
+from granary.core.postgres import serving_database
 from granary.core.secrets import tenant_password
 from granary.core.tenants import Tenant
-from granary.serving.connection import serving_database
 from granary.superset import bundle, credentials, province
 from granary.superset.client import SupersetClient
 

@@ -9,7 +9,6 @@ version, so a warm restart is just the web server boot.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -17,12 +16,12 @@ from urllib.parse import urlsplit
 
 import psycopg
 import requests
-from psycopg import sql
 from rich.console import Console
 
 from granary.core.config import REPO_ROOT, settings
 from granary.core.errors import EngineError
-from granary.core.processes import alive, running_pid
+from granary.core.postgres import admin_connect, admin_dsn, ensure_database
+from granary.core.processes import running_pid, stop_processes
 from granary.superset import credentials
 
 console = Console(stderr=True)
@@ -54,8 +53,7 @@ def metadata_db() -> str:
 
 
 def metadata_uri() -> str:
-    parts = urlsplit(settings().pg_admin_dsn)
-    return f"postgresql+psycopg2://{parts.netloc}/{metadata_db()}"
+    return admin_dsn(metadata_db(), driver="psycopg2")
 
 
 def _port() -> int:
@@ -94,20 +92,10 @@ def healthy(timeout: float = 2.0) -> bool:
 
 
 def _ensure_metadata_db() -> None:
-    name = metadata_db()
-    try:
-        with psycopg.connect(settings().pg_admin_dsn, autocommit=True) as conn:
-            exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-            if not exists:
-                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-            # Superset connects as the admin; a bank role has no business here (connection
-            # settings, every analyst's SQL history), nor in its copy of pg_database.
-            conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(name)))
-    except psycopg.OperationalError as exc:
-        raise EngineError(
-            f"PostgreSQL at {settings().pg_admin_dsn} is unreachable ({exc}); start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect 15 main start`"
-        ) from exc
+    # Superset connects as the admin; a bank role has no business here (connection settings, every
+    # analyst's SQL history), nor in its copy of pg_database: ensure_database leaves PUBLIC nothing.
+    with admin_connect(autocommit=True) as conn:
+        ensure_database(conn, metadata_db())
 
 
 def _initialised_marker() -> Path:
@@ -123,9 +111,8 @@ def _is_initialised() -> bool:
 
 
 def _admin_exists() -> bool:
-    dsn = settings().pg_admin_dsn.rpartition("/")[0] + f"/{metadata_db()}"
     try:
-        with psycopg.connect(dsn) as conn:
+        with admin_connect(metadata_db()) as conn:
             row = conn.execute(
                 "select 1 from ab_user where username = %s", (credentials.ADMIN_USER,)
             ).fetchone()
@@ -272,12 +259,5 @@ def stop() -> None:
         _pid_file().unlink(missing_ok=True)
         return
     # gunicorn runs in its own session: signal the whole group (master and workers).
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            break
-        time.sleep(0.2)
-    else:
-        os.killpg(pid, signal.SIGKILL)
+    stop_processes([pid], STOP_TIMEOUT_S, group=True)
     _pid_file().unlink(missing_ok=True)
