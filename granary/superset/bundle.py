@@ -54,9 +54,10 @@ def sqlalchemy_uri(tenant: Tenant) -> str:
     )
 
 
-def _environment() -> jinja2.Environment:
+def environment(search_path: list[Path]) -> jinja2.Environment:
+    """The one renderer of Superset export YAML, for a bank's bundle and the province's alike."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(search_path),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -64,6 +65,42 @@ def _environment() -> jinja2.Environment:
     # JSON is YAML: every interpolated value is quoted and escaped correctly, Chinese kept readable.
     env.filters["y"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env
+
+
+def render_file(
+    env: jinja2.Environment, template: str, context: dict[str, Any], for_whom: str, chart: bool
+) -> str:
+    """One template rendered and checked as YAML; a chart gets the query context Superset stores."""
+    text = env.get_template(template).render(context)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{template}: renders to invalid YAML for {for_whom}: {exc}") from exc
+    if chart:
+        doc["query_context"] = _query_context(doc)
+        text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    return text
+
+
+def render_tree(
+    env: jinja2.Environment, root: Path, context: dict[str, Any], for_whom: str, skip: str | None = None
+) -> dict[str, str]:
+    """Every template under `root` (but those under `skip`/), as {path inside the bundle: YAML}."""
+    names = (path.relative_to(root).as_posix() for path in sorted(root.rglob("*.yaml")))
+    return {
+        name: render_file(env, name, context, for_whom, chart=name.startswith("charts/"))
+        for name in names
+        if not (skip and name.startswith(f"{skip}/"))
+    }
+
+
+def zip_files(folder: str, files: dict[str, str]) -> bytes:
+    """Superset expects one top-level folder in the ZIP; it strips it on import."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in files.items():
+            zf.writestr(f"{folder}/{name}", text)
+    return buffer.getvalue()
 
 
 def _as_frontend_builds(params: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
@@ -201,22 +238,6 @@ def _context(tenant: Tenant) -> dict[str, Any]:
     }
 
 
-def _render_one(
-    env: jinja2.Environment, template: str, context: dict[str, Any], tenant: Tenant, chart: bool
-) -> str:
-    text = env.get_template(template).render(context)
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(
-            f"{TEMPLATES / template}: renders to invalid YAML for bank '{tenant.code}': {exc}"
-        ) from exc
-    if chart:
-        doc["query_context"] = _query_context(doc)
-        text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
-    return text
-
-
 def render(tenant: Tenant) -> dict[str, str]:
     """The bank's bundle as {path inside the bundle: YAML text}.
 
@@ -224,19 +245,18 @@ def render(tenant: Tenant) -> dict[str, str]:
     in the context): theme/charts/* for every theme, theme/<code>/* for that theme only, and
     theme/dashboard.yaml as the theme's dashboard.
     """
-    env = _environment()
+    env = environment([TEMPLATES])
     context = _context(tenant)
-    files: dict[str, str] = {}
-    for path in sorted(TEMPLATES.rglob("*.yaml")):
-        name = path.relative_to(TEMPLATES).as_posix()
-        if not name.startswith(f"{THEME_DIR}/"):
-            files[name] = _render_one(env, name, context, tenant, name.startswith("charts/"))
+    for_whom = f"bank '{tenant.code}'"
+    files = render_tree(env, TEMPLATES, context, for_whom, skip=THEME_DIR)
     for theme in context["themes"]:
         theme_context = {**context, "theme": theme}
         for name in theme.chart_templates:
             stem = name.rsplit("/", 1)[1].removesuffix(".yaml")
-            files[f"charts/{theme.code}.{stem}.yaml"] = _render_one(env, name, theme_context, tenant, True)
-        dashboard = _render_one(env, f"{THEME_DIR}/dashboard.yaml", theme_context, tenant, False)
+            files[f"charts/{theme.code}.{stem}.yaml"] = render_file(
+                env, name, theme_context, for_whom, chart=True
+            )
+        dashboard = render_file(env, f"{THEME_DIR}/dashboard.yaml", theme_context, for_whom, chart=False)
         files[f"dashboards/theme_{theme.code}.yaml"] = dashboard
     return files
 
@@ -248,9 +268,4 @@ def dashboard_uuids(tenant: Tenant) -> list[str]:
 
 
 def zip_bundle(tenant: Tenant, files: dict[str, str]) -> bytes:
-    """Superset expects one top-level folder in the ZIP; it strips it on import."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in files.items():
-            zf.writestr(f"granary_{tenant.code}/{name}", text)
-    return buffer.getvalue()
+    return zip_files(f"granary_{tenant.code}", files)

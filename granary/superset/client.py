@@ -101,3 +101,24 @@ class SupersetClient:
             if len(body["result"]) < PAGE_SIZE:
                 return rows
             page += 1
+
+    def one(self, resource: str, what: str, **equals: Any) -> dict:
+        """The single `resource` matching `equals` (after an import, say); an error naming `what` if not."""
+        rows = self.find(resource, **equals)
+        if len(rows) != 1:
+            raise EngineError(f"Superset: expected one {what}, found {len(rows)}")
+        return rows[0]
+
+    def ensure_role(self, name: str) -> int:
+        """The id of role `name`, created if missing."""
+        found = self.find("security/roles", name=name)
+        if found:
+            return found[0]["id"]
+        return self.call("POST", "/api/v1/security/roles/", json={"name": name})["id"]
+
+    def all_permissions(self) -> dict[tuple[str, str], int]:
+        """(permission, resource) -> permission-resource id, for every permission Superset knows."""
+        return {
+            (pv["permission"]["name"], pv["view_menu"]["name"]): pv["id"]
+            for pv in self.list_all("security/permissions-resources")
+        }

@@ -10,18 +10,13 @@ PROVINCE_ROLE, held by the province admin user. Bank analysts' roles never name 
 
 from __future__ import annotations
 
-import io
 import json
 import secrets as _random
 import uuid
-import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import jinja2
-import yaml
 
 from granary.core import paths
 from granary.core.config import settings
@@ -70,13 +65,7 @@ def _position(rows: layout.Rows) -> dict[str, Any]:
 def render() -> dict[str, str]:
     """The province bundle as {path inside the bundle: YAML text}."""
     # The banks' templates directory second: its _macros.j2 (dataset/chart heads) is shared.
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([TEMPLATES, bundle.TEMPLATES]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["y"] = lambda value: json.dumps(value, ensure_ascii=False)
+    env = bundle.environment([TEMPLATES, bundle.TEMPLATES])
     context = {
         "schema": SCHEMA,
         "catalog": province_database(),
@@ -88,27 +77,11 @@ def render() -> dict[str, str]:
         "uuid": asset_uuid,
         "position": _position,
     }
-    files: dict[str, str] = {}
-    for path in sorted(TEMPLATES.rglob("*.yaml")):
-        name = path.relative_to(TEMPLATES).as_posix()
-        text = env.get_template(name).render(context)
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: renders to invalid YAML: {exc}") from exc
-        if name.startswith("charts/"):
-            doc["query_context"] = bundle._query_context(doc)
-            text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
-        files[name] = text
-    return files
+    return bundle.render_tree(env, TEMPLATES, context, "the province")
 
 
 def zip_bundle(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in files.items():
-            zf.writestr(f"granary_province/{name}", text)
-    return buffer.getvalue()
+    return bundle.zip_files("granary_province", files)
 
 
 @dataclass(frozen=True)
@@ -121,8 +94,6 @@ class ProvinceAssets:
 
 def import_assets(client: SupersetClient) -> ProvinceAssets:
     """Import (overwrite: same UUIDs, so assets update in place) and look the assets up."""
-    from granary.superset.provision import _one
-
     files = render()
     client.call(
         "POST",
@@ -130,11 +101,11 @@ def import_assets(client: SupersetClient) -> ProvinceAssets:
         files={"bundle": ("granary_province.zip", zip_bundle(files), "application/zip")},
         data={"passwords": json.dumps({DATABASE_FILE: province_reader_password()})},
     )
-    database = _one(client.find("database", uuid=asset_uuid("database")), "province ops database")
+    database = client.one("database", "province ops database", uuid=asset_uuid("database"))
     datasets = client.list_all(
         "dataset", filters=[{"col": "database", "opr": "rel_o_m", "value": database["id"]}]
     )
-    dashboard = _one(client.find("dashboard", uuid=asset_uuid(DASHBOARD)), "province ops dashboard")
+    dashboard = client.one("dashboard", "province ops dashboard", uuid=asset_uuid(DASHBOARD))
     charts = sum(name.startswith("charts/") for name in files)
     return ProvinceAssets(
         database["id"], {d["table_name"]: d["id"] for d in datasets}, dashboard["id"], charts
@@ -157,9 +128,7 @@ def data_permission_ids(assets: ProvinceAssets, known: dict[tuple[str, str], int
 
 def grant(client: SupersetClient, assets: ProvinceAssets, permissions: set[int]) -> None:
     """PROVINCE_ROLE holds exactly `permissions`; the province admin holds it; the dashboard is its."""
-    from granary.superset.provision import _ensure_role
-
-    role_id = _ensure_role(client, PROVINCE_ROLE)
+    role_id = client.ensure_role(PROVINCE_ROLE)
     client.call(
         "POST",
         f"/api/v1/security/roles/{role_id}/permissions",
@@ -185,8 +154,6 @@ def grant(client: SupersetClient, assets: ProvinceAssets, permissions: set[int])
 
 def provision(client: SupersetClient, base_permissions: set[int]) -> ProvinceAssets:
     """Import the province's assets and grant them to the province admin (idempotent)."""
-    from granary.superset.provision import _all_permissions
-
     assets = import_assets(client)
-    grant(client, assets, base_permissions | data_permission_ids(assets, _all_permissions(client)))
+    grant(client, assets, base_permissions | data_permission_ids(assets, client.all_permissions()))
     return assets

@@ -55,48 +55,27 @@ def import_assets(client: SupersetClient, tenant: Tenant) -> BankAssets:
         files={"bundle": (f"granary_{tenant.code}.zip", bundle.zip_bundle(tenant, files), "application/zip")},
         data={"passwords": json.dumps({bundle.DATABASE_FILE: tenant_password(tenant.code)})},
     )
-    database = _one(
-        client.find("database", uuid=bundle.asset_uuid(tenant, "database")), f"database of {tenant.code}"
+    database = client.one(
+        "database", f"database of {tenant.code}", uuid=bundle.asset_uuid(tenant, "database")
     )
     datasets = client.list_all(
         "dataset", filters=[{"col": "database", "opr": "rel_o_m", "value": database["id"]}]
     )
     dashboards = {
-        uuid: _one(client.find("dashboard", uuid=uuid), f"dashboard {uuid} of {tenant.code}")["id"]
+        uuid: client.one("dashboard", f"dashboard {uuid} of {tenant.code}", uuid=uuid)["id"]
         for uuid in bundle.dashboard_uuids(tenant)
     }
     return BankAssets(database["id"], {d["table_name"]: d["id"] for d in datasets}, dashboards)
 
 
-def _one(rows: list[dict], what: str) -> dict:
-    if len(rows) != 1:
-        raise EngineError(f"Superset: expected one {what} after import, found {len(rows)}")
-    return rows[0]
-
-
-def _ensure_role(client: SupersetClient, name: str) -> int:
-    found = client.find("security/roles", name=name)
-    if found:
-        return found[0]["id"]
-    return client.call("POST", "/api/v1/security/roles/", json={"name": name})["id"]
-
-
 def _role_permission_ids(client: SupersetClient, role: str) -> set[int]:
-    role_id = _one(client.find("security/roles", name=role), f"built-in role '{role}'")["id"]
+    role_id = client.one("security/roles", f"built-in role '{role}'", name=role)["id"]
     perms = client.call("GET", f"/api/v1/security/roles/{role_id}/permissions/")["result"]
     return {
         p["id"]
         for p in perms
         if p["permission_name"] not in FORBIDDEN
         and (p["permission_name"], p["view_menu_name"]) not in FORBIDDEN_PAIRS
-    }
-
-
-def _all_permissions(client: SupersetClient) -> dict[tuple[str, str], int]:
-    """(permission, resource) -> permission-resource id, for every permission Superset knows."""
-    return {
-        (pv["permission"]["name"], pv["view_menu"]["name"]): pv["id"]
-        for pv in client.list_all("security/permissions-resources")
     }
 
 
@@ -141,7 +120,7 @@ def _ensure_analyst(client: SupersetClient, tenant: Tenant, role_id: int) -> int
 
 def grant_bank(client: SupersetClient, tenant: Tenant, assets: BankAssets, permissions: set[int]) -> None:
     """The bank's role (exactly `permissions`), its analyst, and its dashboard restricted to it."""
-    role_id = _ensure_role(client, tenant.superset_role)
+    role_id = client.ensure_role(tenant.superset_role)
     # This endpoint replaces the role's permission set: re-running converges, never accumulates.
     client.call(
         "POST",
@@ -167,7 +146,7 @@ def provision(tenants: list[Tenant]) -> None:
             imported.append((tenant, import_assets(client, tenant)))
             progress.advance(task)
         # One listing after all imports: each import adds the permissions of its new datasets.
-        known = _all_permissions(client)
+        known = client.all_permissions()
         progress.update(task, description="Superset: roles, analysts, dashboard access")
         for tenant, assets in imported:
             grant_bank(client, tenant, assets, base | _data_permission_ids(tenant, assets, known))
