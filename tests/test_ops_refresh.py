@@ -192,3 +192,13 @@ def test_the_province_reader_only_reads(refreshed: PublishedDay) -> None:
         psycopg.connect(**{**conninfo, "dbname": serving_database(get_tenant("qingshan"))})
     with pytest.raises(psycopg.OperationalError):  # nor without its password
         psycopg.connect(**{**conninfo, "password": "wrong"})
+
+
+def test_the_bank_day_row_is_the_mart_as_ops_states_it():
+    """ops.MARTS states the mart's columns once (DDL and writer); the row being built must match."""
+    from dataclasses import fields
+
+    from granary.province import ops
+    from granary.province.marts import BankDay
+
+    assert [f.name for f in fields(BankDay)] == ops.MARTS["mart_bank_day"].written

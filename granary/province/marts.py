@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,7 +38,8 @@ STATUS_ZH = {"ok": "正常", "behind": "滞后", "failed": "失败", "missing": 
 
 @dataclass
 class BankDay:
-    """One row of ops.mart_bank_day (column for column)."""
+    """One row of ops.mart_bank_day while it is being built: the columns ops.MARTS states, with the
+    value of a bank-day with nothing recorded (tests/test_ops_refresh.py checks they agree)."""
 
     tenant: str
     bank_zh: str
@@ -303,7 +304,16 @@ def _status(day: BankDay) -> None:
 
 def _write(tenants: list[Tenant], dt: date, built: list[BankMarts], bill: list[tuple]) -> None:
     codes = [t.code for t in tenants]
-    columns = list(asdict(built[0].day)) if built else []
+    head = lambda m: (m.day.tenant, m.day.bank_zh, m.day.dt)  # noqa: E731
+    rows = {
+        "mart_bank_day": [
+            tuple(getattr(m.day, c) for c in ops.MARTS["mart_bank_day"].written) for m in built
+        ],
+        "mart_quality": [head(m) + q for m in built for q in m.quality],
+        "mart_quarantine": [head(m) + q for m in built for q in m.quarantine],
+        "mart_external_usage": [head(m) + u for m in built for u in m.usage],
+        "mart_external_bill": bill,
+    }
     with admin_connect(province_database()) as conn, conn.transaction():
         for table in ("mart_bank_day", "mart_quality", "mart_quarantine", "mart_external_usage"):
             conn.execute(
@@ -316,79 +326,14 @@ def _write(tenants: list[Tenant], dt: date, built: list[BankMarts], bill: list[t
             "delete from ops.mart_external_bill where month = %s and tenant = any(%s)", (f"{dt:%Y-%m}", codes)
         )
         with conn.cursor() as cur:
-            if built:
-                cur.executemany(
-                    _insert("mart_bank_day", columns), [tuple(asdict(m.day).values()) for m in built]
-                )
-            head = lambda m: (m.day.tenant, m.day.bank_zh, m.day.dt)  # noqa: E731
-            cur.executemany(
-                _insert(
-                    "mart_quality",
-                    [
-                        "tenant",
-                        "bank_zh",
-                        "dt",
-                        "table_name",
-                        "table_zh",
-                        "expectations",
-                        "failed",
-                        "rows_checked",
-                        "failed_expectations",
-                    ],
-                ),
-                [head(m) + q for m in built for q in m.quality],
-            )
-            cur.executemany(
-                _insert(
-                    "mart_quarantine", ["tenant", "bank_zh", "dt", "table_name", "table_zh", "rule", "rows"]
-                ),
-                [head(m) + q for m in built for q in m.quarantine],
-            )
-            cur.executemany(
-                _insert(
-                    "mart_external_usage",
-                    [
-                        "tenant",
-                        "bank_zh",
-                        "dt",
-                        "provider",
-                        "provider_zh",
-                        "product",
-                        "product_zh",
-                        "kind_zh",
-                        "records",
-                        "unit_price",
-                        "amount",
-                        "delivered",
-                    ],
-                ),
-                [head(m) + u for m in built for u in m.usage],
-            )
-            cur.executemany(
-                _insert(
-                    "mart_external_bill",
-                    [
-                        "tenant",
-                        "bank_zh",
-                        "month",
-                        "provider",
-                        "provider_zh",
-                        "product",
-                        "product_zh",
-                        "kind_zh",
-                        "unit_price",
-                        "days",
-                        "records",
-                        "amount",
-                    ],
-                ),
-                bill,
-            )
+            for table, values in rows.items():
+                if values:
+                    cur.executemany(_insert(ops.MARTS[table]), values)
 
 
-def _insert(table: str, columns: list[str]) -> sql.Composed:
+def _insert(table: ops.MartTable) -> sql.Composed:
     return sql.SQL("insert into {} ({}) values ({})").format(
-        sql.Identifier("ops", table),
-        sql.SQL(", ").join(map(sql.Identifier, columns)),
-        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        sql.Identifier("ops", table.name),
+        sql.SQL(", ").join(map(sql.Identifier, table.written)),
+        sql.SQL(", ").join(sql.Placeholder() * len(table.written)),
     )

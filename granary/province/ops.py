@@ -7,6 +7,7 @@ bank DAG's callbacks). The province ops dashboard and marts read these.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import psycopg
@@ -15,7 +16,7 @@ from psycopg import sql
 from granary.core.errors import EngineError
 from granary.core.postgres import admin_connect, province_database
 
-OPS_DDL = """
+BASE_DDL = """
 create schema if not exists ops;
 create table if not exists ops.publish_log (
     id bigserial primary key,
@@ -38,89 +39,131 @@ create table if not exists ops.dag_run (
     recorded_at timestamptz not null default now(),
     primary key (dag_id, run_id)
 );
+"""
 
--- The marts below are rebuilt by `granary ops refresh --date D` (granary.province.marts): a rerun
--- replaces the day's rows of the banks it refreshes. The province ops dashboard reads them.
-create table if not exists ops.mart_bank_day (
-    tenant text not null,
-    bank_zh text not null,
-    dt date not null,                  -- the business day this row is about
-    status text not null,              -- ok | behind | failed | missing (see granary.province.marts)
-    status_zh text not null,
-    landing_files integer not null,    -- the bank's extracts delivered for dt (0: its files are missing)
-    landing_expected integer not null,
-    dag_state text not null,           -- success | failed | not_run (latest run for dt in ops.dag_run)
-    dag_state_zh text not null,
-    dag_runs integer not null,
-    failed_task text,
-    reason text,
-    publish_status text,               -- the day's latest publish in ops.publish_log (null: none)
-    serving_dt date,                   -- the business day the bank serves (null: nothing published)
-    published_at timestamptz,
-    lag_days integer,                  -- dt - serving_dt
-    quality_expectations integer,      -- null: no quality results for dt
-    quality_failed integer,
-    rows_in bigint,
-    rows_quarantined bigint,
-    external_records bigint,
-    external_amount numeric(18, 2),
-    refreshed_at timestamptz not null default now(),
-    primary key (tenant, dt)
-);
-create table if not exists ops.mart_quality (
-    tenant text not null,
-    bank_zh text not null,
-    dt date not null,
-    table_name text not null,
-    table_zh text not null,
-    expectations integer not null,
-    failed integer not null,
-    rows_checked bigint not null,
-    failed_expectations text,          -- "expectation(column) n unexpected; ..." (null: all passed)
-    primary key (tenant, dt, table_name)
-);
-create table if not exists ops.mart_quarantine (
-    tenant text not null,
-    bank_zh text not null,
-    dt date not null,
-    table_name text not null,
-    table_zh text not null,
-    rule text not null,                -- the rule the rows broke (the quarantine's _rule); — none
-    rows bigint not null,
-    primary key (tenant, dt, table_name, rule)
-);
-create table if not exists ops.mart_external_usage (
-    tenant text not null,
-    bank_zh text not null,
-    dt date not null,
-    provider text not null,
-    provider_zh text not null,
-    product text not null,
-    product_zh text not null,
-    kind_zh text not null,
-    records bigint not null,
-    unit_price numeric(10, 2) not null,
-    amount numeric(18, 2) not null,
-    delivered boolean not null,
-    primary key (tenant, dt, provider, product)
-);
-create table if not exists ops.mart_external_bill (
-    tenant text not null,
-    bank_zh text not null,
-    month text not null,               -- YYYY-MM; the month of the refreshed day, to date
-    provider text not null,
-    provider_zh text not null,
-    product text not null,
-    product_zh text not null,
-    kind_zh text not null,
-    unit_price numeric(10, 2) not null,
-    days integer not null,
-    records bigint not null,
-    amount numeric(18, 2) not null,
-    primary key (tenant, month, provider, product, unit_price)
-);
--- The latest day (month, for the bill) of each mart: what the dashboard shows. Views, because
--- Superset refuses sub-queries in a chart's own filters.
+
+@dataclass(frozen=True)
+class MartTable:
+    """One ops mart: its columns stated once, for the DDL and for the refresh that writes them."""
+
+    name: str
+    columns: tuple[str, ...]  # "name type [constraints]", as CREATE TABLE has them
+    key: tuple[str, ...]
+
+    @property
+    def written(self) -> list[str]:
+        """The columns a refresh writes (those with a default fill themselves)."""
+        return [c.split()[0] for c in self.columns if " default " not in c]
+
+    def ddl(self) -> str:
+        body = ",\n    ".join([*self.columns, f"primary key ({', '.join(self.key)})"])
+        return f"create table if not exists ops.{self.name} (\n    {body}\n);\n"
+
+
+# Rebuilt by `granary ops refresh --date D` (granary.province.marts): a rerun replaces the day's rows of
+# the banks it refreshes. The province ops dashboard reads them.
+MARTS = {
+    table.name: table
+    for table in (
+        MartTable(
+            "mart_bank_day",
+            (
+                "tenant text not null",
+                "bank_zh text not null",
+                "dt date not null",  # the business day this row is about
+                "status text not null",  # ok | behind | failed | missing (see granary.province.marts)
+                "status_zh text not null",
+                "landing_files integer not null",  # the bank's extracts delivered for dt (0: files missing)
+                "landing_expected integer not null",
+                "dag_state text not null",  # success | failed | not_run (latest run for dt, ops.dag_run)
+                "dag_state_zh text not null",
+                "dag_runs integer not null",
+                "failed_task text",
+                "reason text",
+                "publish_status text",  # the day's latest publish in ops.publish_log (null: none)
+                "serving_dt date",  # the business day the bank serves (null: nothing published)
+                "published_at timestamptz",
+                "lag_days integer",  # dt - serving_dt
+                "quality_expectations integer",  # null: no quality results for dt
+                "quality_failed integer",
+                "rows_in bigint",
+                "rows_quarantined bigint",
+                "external_records bigint",
+                "external_amount numeric(18, 2)",
+                "refreshed_at timestamptz not null default now()",
+            ),
+            key=("tenant", "dt"),
+        ),
+        MartTable(
+            "mart_quality",
+            (
+                "tenant text not null",
+                "bank_zh text not null",
+                "dt date not null",
+                "table_name text not null",
+                "table_zh text not null",
+                "expectations integer not null",
+                "failed integer not null",
+                "rows_checked bigint not null",
+                "failed_expectations text",  # "expectation(column) n unexpected; ..." (null: all passed)
+            ),
+            key=("tenant", "dt", "table_name"),
+        ),
+        MartTable(
+            "mart_quarantine",
+            (
+                "tenant text not null",
+                "bank_zh text not null",
+                "dt date not null",
+                "table_name text not null",
+                "table_zh text not null",
+                "rule text not null",  # the rule the rows broke (the quarantine's _rule); — none
+                "rows bigint not null",
+            ),
+            key=("tenant", "dt", "table_name", "rule"),
+        ),
+        MartTable(
+            "mart_external_usage",
+            (
+                "tenant text not null",
+                "bank_zh text not null",
+                "dt date not null",
+                "provider text not null",
+                "provider_zh text not null",
+                "product text not null",
+                "product_zh text not null",
+                "kind_zh text not null",
+                "records bigint not null",
+                "unit_price numeric(10, 2) not null",
+                "amount numeric(18, 2) not null",
+                "delivered boolean not null",
+            ),
+            key=("tenant", "dt", "provider", "product"),
+        ),
+        MartTable(
+            "mart_external_bill",
+            (
+                "tenant text not null",
+                "bank_zh text not null",
+                "month text not null",  # YYYY-MM; the month of the refreshed day, to date
+                "provider text not null",
+                "provider_zh text not null",
+                "product text not null",
+                "product_zh text not null",
+                "kind_zh text not null",
+                "unit_price numeric(10, 2) not null",
+                "days integer not null",
+                "records bigint not null",
+                "amount numeric(18, 2) not null",
+            ),
+            key=("tenant", "month", "provider", "product", "unit_price"),
+        ),
+    )
+}
+
+# The latest day (month, for the bill) of each mart: what the dashboard shows. Views, because
+# Superset refuses sub-queries in a chart's own filters.
+VIEWS_DDL = """
 create or replace view ops.latest_bank_day as
     select * from ops.mart_bank_day where dt = (select max(dt) from ops.mart_bank_day);
 create or replace view ops.latest_quality as
@@ -132,6 +175,8 @@ create or replace view ops.latest_external_usage as
 create or replace view ops.latest_external_bill as
     select * from ops.mart_external_bill where month = (select max(month) from ops.mart_external_bill);
 """
+OPS_DDL = BASE_DDL + "".join(table.ddl() for table in MARTS.values()) + VIEWS_DDL
+
 # What the province's read-only role (granary.serving.connection.province_reader_role) may SELECT.
 READABLE = (
     "publish_log",
