@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from granary.catalog.providers import Feed, feeds, provider_catalog
+from granary.catalog.sources import tables_of
 from granary.core import paths
 from granary.core.errors import DataError
 from granary.core.secrets import pii_key
@@ -65,7 +66,7 @@ def digest(path: Path) -> str:
 
 
 def routed_files(tenant: Tenant, dt: date) -> dict[str, str]:
-    files = [paths.landing_file(tenant.code, dt, t) for t in pipeline.external_tables()]
+    files = [paths.landing_file(tenant.code, dt, t) for t in tables_of("external")]
     return {p.name: digest(p) for p in [*files, paths.ledger_file(tenant.code, dt)]}
 
 
@@ -90,8 +91,8 @@ def routed(spark_remote: str, granary_env: Path) -> dict[str, Tenant]:
     shutil.copytree(paths.partition(customers, DAYS[0]), paths.partition(customers, UNDELIVERED_DAY))
     pipeline.run_step("route_external", banks["qingshan"], UNDELIVERED_DAY)
     for code, dt in (("hexi", DAYS[0]), ("qingshan", UNDELIVERED_DAY)):
-        pipeline.run_step("ingest", banks[code], dt, pipeline.external_tables())
-        pipeline.run_step("clean", banks[code], dt, pipeline.external_tables())
+        pipeline.run_step("ingest", banks[code], dt, tables_of("external"))
+        pipeline.run_step("clean", banks[code], dt, tables_of("external"))
     return banks
 
 
@@ -107,7 +108,7 @@ def test_the_catalog_has_eight_providers_of_six_kinds() -> None:
         "government",
     }
     assert {f.kind for f in feeds()} == set(catalog.kinds)
-    assert sorted(pipeline.external_tables()) == sorted(f"ext_{k}" for k in catalog.kinds)
+    assert sorted(tables_of("external")) == sorted(f"ext_{k}" for k in catalog.kinds)
     assert all(f.product.unit_price > 0 and f.file_name.count("__") == 1 for f in feeds())
 
 
@@ -146,9 +147,9 @@ def test_non_customers_are_dropped(routed: dict[str, Tenant]) -> None:
 
 def test_clear_ids_stay_out_of_dwd_and_reconciliation_balances(routed: dict[str, Tenant]) -> None:
     code, tenant, dt = "hexi", routed["hexi"], DAYS[0]
-    assert sum(len(bank_rows(tenant, t, dt)) for t in pipeline.external_tables()) > 10
+    assert sum(len(bank_rows(tenant, t, dt)) for t in tables_of("external")) > 10
     # One bank is enough here: the GBK one, the harder encoding.
-    for table in pipeline.external_tables():
+    for table in tables_of("external"):
         landed = bank_rows(tenant, table, dt)
         dwd = pq.read_table(paths.partition(paths.dwd_table(code, table), dt)).to_pylist()
         recon = json.loads(paths.reconciliation_file(code, table, dt).read_text(encoding="utf-8"))
@@ -234,7 +235,7 @@ def test_a_day_without_deliveries_is_empty_but_valid(routed: dict[str, Tenant]) 
     code, dt = "qingshan", UNDELIVERED_DAY
     for row in read_ledger(code, dt):
         assert (row["records"], row["amount"], row["delivered"]) == (0, 0, False)
-    for table in pipeline.external_tables():
+    for table in tables_of("external"):
         header = paths.landing_file(code, dt, table).read_text(encoding="utf-8").splitlines()
         assert len(header) == 1
         dwd = pq.read_table(paths.partition(paths.dwd_table(code, table), dt))

@@ -16,14 +16,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from granary.catalog.sources import contracts
+from granary.catalog.sources import contracts, tables_of
 from granary.core import paths
 from granary.core.tenants import Tenant, get_tenant
 from granary.generate import generate
 from granary.pipeline import validate
 from granary.pipeline.clean import clean
 from granary.pipeline.ingest import ingest
-from granary.pipeline.run import bank_tables
 from granary.pipeline.suites import dwd_columns
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,7 @@ pytestmark = pytest.mark.slow
 # Not the day the session's published_day fixture runs: the two must not share partitions.
 DAY = date(2026, 6, 15)
 # The bank's own tables beyond the first slice's three (which test_spark_pipeline covers).
-NEW_TABLES = [t for t in bank_tables() if t not in ("customer", "deposit_account", "loan")]
+NEW_TABLES = [t for t in tables_of("bank") if t not in ("customer", "deposit_account", "loan")]
 CLEAR = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|1\d{10})(?![0-9A-Za-z])")
 
 

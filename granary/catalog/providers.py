@@ -155,8 +155,3 @@ def feeds() -> tuple[Feed, ...]:
         for provider in catalog.providers
         for product in provider.products
     )
-
-
-def external_tables() -> list[str]:
-    """The routed tables, one per kind (ext_<kind>), in catalog order."""
-    return [kind_table(kind) for kind in provider_catalog().kinds]

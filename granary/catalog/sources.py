@@ -134,6 +134,12 @@ def contracts() -> dict[str, SourceContract]:
     return {p.stem: load_contract(p) for p in sorted(SOURCES_DIR.glob("*.yaml"))}
 
 
+def tables_of(origin: str) -> list[str]:
+    """The tables whose contract says `origin: bank` (the bank's own extracts) or `origin: external`
+    (routed from provider files), in file-name order."""
+    return [table for table, c in contracts().items() if c.origin == origin]
+
+
 def contract(table: str) -> SourceContract:
     known = contracts()
     if table not in known:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from granary.catalog.sources import Column, SourceContract, contract, contracts
+from granary.catalog.sources import Column, SourceContract, contract, contracts, tables_of
 from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import DataError, EngineError
@@ -54,7 +54,7 @@ def source_tables(tables: list[str] | None) -> list[SourceContract]:
         raise DataError(f"unknown source table(s) {unknown}; known: {', '.join(known)}")
     if tables:
         return [contract(t) for t in tables]
-    return [c for c in known.values() if c.origin == "bank"]
+    return [known[t] for t in tables_of("bank")]
 
 
 def display_path(path: Path) -> str:

@@ -13,29 +13,16 @@ from datetime import date
 
 from rich.console import Console
 
+from granary.catalog.sources import tables_of
 from granary.core.tenants import Tenant
 
 STEPS = ("ingest", "clean", "route_external", "validate", "transform", "publish")
 console = Console(stderr=True)
 
 
-def bank_tables() -> list[str]:
-    """The bank's own extracts (contracts with `origin: bank`)."""
-    from granary.catalog.sources import contracts
-
-    return [t for t, c in contracts().items() if c.origin == "bank"]
-
-
-def external_tables() -> list[str]:
-    """The tables routed from provider files (contracts with `origin: external`)."""
-    from granary.catalog.sources import contracts
-
-    return [t for t, c in contracts().items() if c.origin == "external"]
-
-
 def day_plan() -> list[tuple[str, list[str] | None]]:
     """(step, tables) in the order a bank's day runs them; tables None means the step's default."""
-    bank, external = bank_tables(), external_tables()
+    bank, external = tables_of("bank"), tables_of("external")
     return [
         ("ingest", bank),
         ("clean", bank),

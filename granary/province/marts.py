@@ -22,7 +22,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import Progress
 
-from granary.catalog.sources import contracts
+from granary.catalog.sources import contracts, tables_of
 from granary.core import paths
 from granary.core.errors import DataError, EngineError
 from granary.core.postgres import admin_connect, province_database, serving_database
@@ -77,7 +77,7 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
     """Rebuild the ops marts of `dt` for these banks (idempotent); returns the bank-day rows."""
     tenants = list(tenants)
     titles = {table: c.title_zh for table, c in contracts().items()}
-    bank_tables = [t for t, c in contracts().items() if c.origin == "bank"]
+    bank_tables = tables_of("bank")
     try:
         with admin_connect(province_database(), autocommit=True) as conn:
             ops.ensure_schema(conn)
