@@ -1,1 +1,1 @@
-"""Catalogs are data: source contracts, code tables, indicators, tags — YAML expanded by code."""
+"""The catalogs, data that code expands: source contracts, codes, indicators, tags, external providers."""

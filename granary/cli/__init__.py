@@ -1,0 +1,1 @@
+"""`granary`: the entry point (launch) and the commands (app)."""

@@ -13,33 +13,12 @@ Without it, or when nothing answers there, the CLI runs in this process as usual
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
-import struct
 import sys
 
-HEADER = struct.Struct("!I")  # the request's length, then the request (JSON)
-# The worker refuses when its code is older than the checkout's: run here instead.
-REFUSED = "refused"
-
-
-def _request(argv: list[str]) -> bytes:
-    body = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
-    return HEADER.pack(len(body)) + body
-
-
-def _replies(conn: socket.socket):  # -> Iterator[dict]
-    buffer = b""
-    while True:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            yield json.loads(line)
+from granary.stack import wire
 
 
 def hand_over(socket_path: str, argv: list[str]) -> int | None:
@@ -48,7 +27,7 @@ def hand_over(socket_path: str, argv: list[str]) -> int | None:
     try:
         conn.connect(socket_path)
         # Our stdin, stdout and stderr travel with the request: the worker's child writes to them.
-        socket.send_fds(conn, [_request(argv)], [0, 1, 2])
+        socket.send_fds(conn, [wire.request(argv)], [0, 1, 2])
     except OSError:
         conn.close()
         return None
@@ -63,8 +42,8 @@ def hand_over(socket_path: str, argv: list[str]) -> int | None:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
     with conn:
-        for reply in _replies(conn):
-            if REFUSED in reply:
+        for reply in wire.replies(conn):
+            if wire.REFUSED in reply:
                 return None
             if "pid" in reply:
                 child = reply["pid"]

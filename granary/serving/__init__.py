@@ -1,0 +1,1 @@
+"""What a bank's loan systems and analysts read: its serving database, publish, access audit."""

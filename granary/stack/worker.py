@@ -35,12 +35,14 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from granary.cli.launch import HEADER, REFUSED
 from granary.core.config import settings
 from granary.core.errors import EngineError
 from granary.core.processes import BATCH_NICENESS, running_pid, stop_processes
+from granary.stack import wire
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole granary package
+# The application the worker serves, named (not imported): the CLI sits above this module.
+APP = "granary.cli.app:app"
 # Everything a task's command imports, so no child imports anything heavy again.
 PRELOAD = (
     "granary.cli.app",
@@ -167,10 +169,10 @@ def _log(text: str) -> None:
 def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
     conn.settimeout(10)
     data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-    if len(data) < HEADER.size:  # `answers()` connects and hangs up: a probe, not a command
+    if len(data) < wire.HEADER.size:  # `answers()` connects and hangs up: a probe, not a command
         raise ConnectionError("no request")
-    (length,) = HEADER.unpack_from(data)
-    body = data[HEADER.size :]
+    (length,) = wire.HEADER.unpack_from(data)
+    body = data[wire.HEADER.size :]
     while len(body) < length:
         chunk = conn.recv(length - len(body))
         if not chunk:
@@ -200,8 +202,8 @@ def _run_child(request: dict, fds: list[int], inherited: list[int]) -> None:
         os.chdir(request["cwd"])
         settings.cache_clear()
         sys.argv = ["granary", *request["argv"]]
-        from granary.cli.app import app
-
+        module, _, name = APP.partition(":")
+        app = getattr(importlib.import_module(module), name)
         try:
             app(args=request["argv"], prog_name="granary")
             code = 0
@@ -220,11 +222,6 @@ def _run_child(request: dict, fds: list[int], inherited: list[int]) -> None:
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
-
-
-def _send(conn: socket.socket, message: dict) -> None:
-    with contextlib.suppress(OSError):
-        conn.sendall(json.dumps(message).encode() + b"\n")
 
 
 def _bind(path: Path) -> tuple[socket.socket, int]:
@@ -307,7 +304,7 @@ def serve(path: Path) -> None:
                 if stopping or retiring:
                     for fd in fds:
                         os.close(fd)
-                    _send(conn, {REFUSED: "the worker is stopping or reloading"})
+                    wire.send(conn, {wire.REFUSED: "the worker is stopping or reloading"})
                     conn.close()
                     continue
                 for stream in (sys.stdout, sys.stderr):
@@ -321,7 +318,7 @@ def serve(path: Path) -> None:
                 commands[pidfd] = Command(conn, pid, pidfd, request["argv"])
                 selector.register(pidfd, selectors.EVENT_READ, "exit")
                 selector.register(conn, selectors.EVENT_READ, ("client", pidfd))
-                _send(conn, {"pid": pid})
+                wire.send(conn, {"pid": pid})
             elif key.data == "exit":
                 command = commands.pop(key.fd)
                 _, status = os.waitpid(command.pid, 0)
@@ -330,7 +327,7 @@ def serve(path: Path) -> None:
                 os.close(key.fd)
                 if not command.client_gone:
                     selector.unregister(command.conn)
-                _send(command.conn, {"exit": code if code >= 0 else 128 - code})
+                wire.send(command.conn, {"exit": code if code >= 0 else 128 - code})
                 command.conn.close()
                 seconds = time.monotonic() - command.started
                 _log(f"pid {command.pid} exit {code} in {seconds:.1f}s: granary {' '.join(command.argv)}")

@@ -1,0 +1,115 @@
+"""A bank's serving side and lifecycle: serving init, credentials, audit, tag lookup, removal, demo."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from granary.cli.common import DateOpt, TenantOpt, bank_arg, banks_arg, console, guard, out, parse_date
+
+app = typer.Typer()
+serving_app = typer.Typer(help="The PostgreSQL serving databases: one per bank, its role, the province's.")
+credentials_app = typer.Typer(help="Banks' serving credentials (kept owner-only outside the repo).")
+tenant_app = typer.Typer(help="A bank's lifecycle: onboarding is adding tenants/T.yaml; removing is below.")
+
+
+@app.command()
+def tags(
+    tenant: TenantOpt,
+    customer: Annotated[str, typer.Option("--customer", "-c", help="customer id, e.g. C0000000001")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A customer's current tags from the serving database, read with the bank's own role."""
+    from granary.serving.connection import customer_tags
+
+    t = bank_arg(tenant)
+    rows = guard(lambda: customer_tags(t, customer))
+    if as_json:
+        out.print_json(json.dumps(rows, ensure_ascii=False, default=str))
+        return
+    if not rows:
+        console.print(f"no tags for customer {customer} in {t.code} (unknown id, or no tag holds)")
+        raise typer.Exit(1)
+    table = Table("tag_code", "标签", "tag", "category", "business date")
+    for r in rows:
+        table.add_row(r["tag_code"], r["tag_name_zh"], r["tag_name_en"], r["category_zh"], str(r["dt"]))
+    out.print(table)
+
+
+@app.command()
+def demo(
+    date_: DateOpt = "2026-11-20",
+    tenants_: Annotated[
+        str, typer.Option("--tenants", help="comma list of banks to run, or all (the province)")
+    ] = "qingshan,hexi",
+    scale: Annotated[float, typer.Option(help="scale factor of the generated data")] = 0.01,
+    history_days: Annotated[int, typer.Option(help="days of extracts generated up to --date")] = 3,
+) -> None:
+    """Start every service, run all banks' day through the Airflow scheduler, provision Superset."""
+    from granary.admin.demo import run_demo
+
+    guard(lambda: run_demo(banks_arg(tenants_), parse_date(date_), scale, history_days))
+
+
+@serving_app.command("init")
+def serving_init(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = None) -> None:
+    """Create or converge each bank's database and login role, and the province's ops database.
+
+    CONNECT on a bank's database is its own role's only (PUBLIC stripped); idempotent.
+    """
+    from granary.serving.databases import init_serving
+
+    guard(lambda: init_serving(banks_arg(tenant)))
+
+
+@tenant_app.command("remove")
+def tenant_remove(code: Annotated[str, typer.Argument(help="the bank code, e.g. qingshan")]) -> None:
+    """Remove a bank whose tenants/T.yaml was deleted: its Superset assets, role and analyst, its serving
+    database (pg_dump archived first) and login role, its Airflow pool; its landing, lake and warehouse
+    data are moved to the archive, never deleted. Idempotent."""
+    from granary.admin.lifecycle import remove
+
+    guard(lambda: remove(code))
+
+
+@credentials_app.command("rotate")
+def credentials_rotate(tenant: TenantOpt) -> None:
+    """A new password for the bank's serving role: stored owner-only, set in PostgreSQL, and in the
+    bank's Superset connection if Superset is up. Other banks are untouched; open sessions stay open."""
+    from granary.admin.credentials import rotate
+
+    t = bank_arg(tenant)
+    guard(lambda: rotate(t))
+
+
+@app.command()
+def audit(
+    tenant: TenantOpt,
+    since: Annotated[str | None, typer.Option(help="only reads at or after this time (ISO, UTC)")] = None,
+    limit: Annotated[int, typer.Option(help="show the last N reads (0: all)")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Who (role) read what (object) when in the bank's serving database, from pgaudit's log."""
+    from datetime import datetime
+
+    from granary.serving.audit import accesses
+
+    t = bank_arg(tenant)
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise typer.BadParameter(f"'{since}' is not a time; use e.g. 2026-01-01T08:00") from None
+    found = guard(lambda: accesses(t, start))
+    rows = found[-limit:] if limit else found  # type: ignore[index]
+    if as_json:
+        out.print_json(json.dumps([a.as_json() for a in rows], ensure_ascii=False))  # type: ignore[union-attr]
+        return
+    table = Table(
+        "when (UTC)", "who (role)", "what (object)", "command", title=f"{t.code}: {len(found)} reads"
+    )  # type: ignore[arg-type]
+    for a in rows:  # type: ignore[union-attr]
+        table.add_row(a.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], a.role, a.object, a.command)
+    out.print(table)

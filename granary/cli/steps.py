@@ -1,0 +1,110 @@
+"""The day's steps, one verb each, as Airflow's tasks run them: generate, ingest … publish, run."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from granary.cli.common import (
+    DateOpt,
+    SourceOpt,
+    TenantOpt,
+    bank_arg,
+    banks_arg,
+    fail,
+    guard,
+    out,
+    parse_date,
+    step,
+)
+
+app = typer.Typer()
+
+
+@app.command()
+def tenants(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the configured banks (validates every tenants/*.yaml)."""
+    banks = banks_arg(None)
+    if as_json:
+        out.print_json(json.dumps([t.model_dump() for t in banks], ensure_ascii=False))
+        return
+    table = Table("code", "名称", "name", "county", "encoding", "customers@SF1")
+    for t in banks:
+        table.add_row(t.code, t.name_zh, t.name_en, t.county_zh, t.encoding, str(t.customers_sf1))
+    out.print(table)
+
+
+@app.command()
+def generate(
+    date_: DateOpt,
+    tenants_: Annotated[str | None, typer.Option("--tenants", help="comma list; default all")] = None,
+    days: Annotated[int, typer.Option(help="number of consecutive days ending at --date")] = 1,
+    scale: Annotated[float, typer.Option(help="scale factor; SF1 = the province's full size")] = 0.01,
+    seed: Annotated[int, typer.Option(help="same seed, same files")] = 42,
+) -> None:
+    """Write synthetic core-banking extracts into landing/<tenant>/<dt>/."""
+    from granary.generate import generate as run_generate
+
+    end = parse_date(date_)
+    dates = [end - timedelta(days=i) for i in reversed(range(days))]
+    guard(lambda: run_generate(banks_arg(tenants_), dates, scale=scale, seed=seed))
+
+
+@app.command()
+def ingest(tenant: TenantOpt, date_: DateOpt, source: SourceOpt = None) -> None:
+    """Spark: landing CSV -> ODS Parquet (typed, lineage columns), one day of one bank."""
+    step("ingest", tenant, date_, source)
+
+
+@app.command()
+def clean(tenant: TenantOpt, date_: DateOpt, source: SourceOpt = None) -> None:
+    """Spark: ODS -> DWD (codes standardised, deduped, PII tokenised); bad rows quarantined."""
+    step("clean", tenant, date_, source)
+
+
+@app.command()
+def validate(tenant: TenantOpt, date_: DateOpt) -> None:
+    """Great Expectations: the bank's DWD tables against suites from the source contracts."""
+    step("validate", tenant, date_)
+
+
+@app.command()
+def transform(tenant: TenantOpt, date_: DateOpt) -> None:
+    """dbt build for one bank: DWS summaries, ADS indicators and tags, in warehouse/<bank>.duckdb."""
+    step("transform", tenant, date_)
+
+
+@app.command()
+def publish(tenant: TenantOpt, date_: DateOpt) -> None:
+    """Copy the bank's ADS tables into its serving database and swap them in atomically (readers see
+    the old day or the new one; a failed or killed publish leaves the old day serving)."""
+    step("publish", tenant, date_)
+
+
+@app.command()
+def run(
+    tenant: TenantOpt,
+    date_: Annotated[str | None, typer.Option("--date", "-d", help="one day, YYYY-MM-DD")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="first day of a backfill")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="last day of a backfill")] = None,
+) -> None:
+    """All steps for one bank: ingest, clean, validate, transform, publish (day or range)."""
+    from granary.pipeline import run as pipeline
+
+    if date_ and (from_ or to):
+        fail(ValueError("give --date, or --from and --to, not both"), 2)
+    if date_:
+        start = end = parse_date(date_)
+    elif from_ and to:
+        start, end = parse_date(from_), parse_date(to)
+    else:
+        fail(ValueError("give --date D, or --from D1 --to D2"), 2)
+    t = bank_arg(tenant)
+    day = start
+    while day <= end:
+        guard(lambda d=day: pipeline.run_all(t, d))
+        day += timedelta(days=1)
