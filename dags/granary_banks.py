@@ -80,21 +80,21 @@ def _doc_md(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> st
   Landing CSV → typed ODS Parquet with lineage columns.
 - {clean}: Spark，ODS → DWD（代码标准化、去重、PII 令牌化），坏行进入隔离区.
   Standardise codes, dedupe, tokenise PII; bad rows go to quarantine.
-- `route_external`: 外部数据一点接入：按本行客户令牌从全省数据商文件中路由本行客户的记录并计量
+- `route`: 外部数据一点接入：按本行客户令牌从全省数据商文件中路由本行客户的记录并计量
   （`clean.customer` 之后，{ext} 之前）. Routes the province's provider files to this bank's
   customers (by PII token) and writes the usage ledger; `granary external bill` bills it.
-- `quality_gate`: Great Expectations 校验本行 DWD，不通过则本行当日停止.
+- `validate`: Great Expectations 校验本行 DWD，不通过则本行当日停止.
   Validates this bank's DWD; a failure stops this bank only.
-- `dbt_build`: 一次 dbt build 生成 DWS/ADS：指标、标签、客户画像.
+- `transform`: 一次 dbt build 生成 DWS/ADS：指标、标签、客户画像.
   One `dbt build`: indicators, tags, customer profiles.
 - `publish`: 发布到服务库 schema `t_{code}`，原子切换；更新资产 `published_{code}`，触发全省 DAG.
   Copies ADS to the serving schema, swapped in atomically; updates the asset
   `published_{code}` that the province DAG (`granary_province`) is scheduled on.
-- `dashboard_refresh`: 预热本行 Superset 看板 (`granary superset refresh`；未部署 Superset 时跳过).
+- `refresh`: 预热本行 Superset 看板 (`granary superset refresh`；未部署 Superset 时跳过).
   Warms the bank's dashboards (a no-op where Superset was never set up).
 
 **告警 / alerts.** 任务最终失败时记录 (行, 日期, 失败任务, 原因) 到全省 `ops.dag_run`；
-`dashboard_refresh` 成功即记录本次运行成功. The first task to fail for good records
+`refresh` 成功即记录本次运行成功. The first task to fail for good records
 (bank, day, task, reason) in the province's `ops.dag_run` with `granary ops record-run`;
 the last task's success records the run's success. The reason is also the last line of
 the failed task's log.
@@ -103,7 +103,7 @@ Each task runs the command a person would, e.g.
 `granary ingest --tenant {code} --date 2024-06-30 --source {tables[0] if tables else "customer"}`.
 
 **重跑 / rerun.** 修正数据后，在 Grid 视图清除 (clear) 失败任务及其下游; or
-`airflow tasks clear granary_bank_{code} -t '^quality_gate$' -s <date> -e <date> --downstream -y`,
+`airflow tasks clear granary_bank_{code} -t '^validate$' -s <date> -e <date> --downstream -y`,
 or `granary airflow run-day --date <date> --tenants {code}` (reruns only what failed).
 Bad data (exit 3) and bad configuration (exit 2) fail at once; engine failures are
 retried {retries} times with backoff from {RETRY_DELAY}. Pool `bank_{code}` caps this
@@ -149,27 +149,27 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
             cleans = {
                 t: GranaryStep(task_id=t, bash_command=_command("clean", code, "--source", t)) for t in tables
             }
-        route = GranaryStep(task_id="route_external", bash_command=_command("external route", code))
-        quality_gate = GranaryStep(task_id="quality_gate", bash_command=_command("validate", code))
-        dbt_build = GranaryStep(task_id="dbt_build", bash_command=_command("transform", code))
+        route = GranaryStep(task_id="route", bash_command=_command("route", code))
+        validate = GranaryStep(task_id="validate", bash_command=_command("validate", code))
+        transform = GranaryStep(task_id="transform", bash_command=_command("transform", code))
         publish = GranaryStep(
             task_id="publish", bash_command=_command("publish", code), outlets=[published(code)]
         )
-        dashboard_refresh = GranaryStep(
-            task_id="dashboard_refresh",
+        refresh = GranaryStep(
+            task_id="refresh",
             bash_command=_command("superset refresh", code),
             on_success_callback=partial(record_run, code=code, state="success"),
         )
         for t in tables:
-            ingests[t] >> cleans[t] >> quality_gate
+            ingests[t] >> cleans[t] >> validate
             if t in routed:
                 route >> ingests[t]
         # Routing matches provider records against the bank's clean customer tokens.
         if "customer" in cleans:
             cleans["customer"] >> route
         if not routed:
-            route >> quality_gate
-        quality_gate >> dbt_build >> publish >> dashboard_refresh
+            route >> validate
+        validate >> transform >> publish >> refresh
     return dag
 
 

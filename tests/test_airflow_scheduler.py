@@ -83,7 +83,7 @@ def stack(spark_remote: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         {
             "GRANARY_DATA": str(root / "data"),
             "GRANARY_RUN_DIR": str(root / "run"),
-            # Own secrets: Superset is never set up here, so `dashboard_refresh` has nothing to do
+            # Own secrets: Superset is never set up here, so `refresh` has nothing to do
             # whichever Superset tests ran before in the session.
             "GRANARY_SECRETS_DIR": str(root / "secrets"),
             "GRANARY_TENANTS_DIR": str(tenants_dir),
@@ -161,7 +161,7 @@ def test_a_corrupted_extract_fails_one_bank_alone_and_reruns_after_the_fix(
     failing = f"ingest.{BROKEN_TABLE}"
     assert bad[failing]["state"] == "failed"
     assert bad[failing]["try_number"] == 1  # bad data (exit 3) is not retried, although retries are 2
-    downstream = (f"clean.{BROKEN_TABLE}", "quality_gate", "dbt_build", "publish", "dashboard_refresh")
+    downstream = (f"clean.{BROKEN_TABLE}", "validate", "transform", "publish", "refresh")
     assert {bad[t]["state"] for t in downstream} == {"upstream_failed"}
     others = [t for t in bad if t.startswith(("ingest.", "clean.")) and t not in (failing, downstream[0])]
     assert {bad[t]["state"] for t in others} == {"success"}

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from granary.catalog.sources import SOURCES_DIR, contracts
+from granary.catalog.sources import SOURCES_DIR, tables_of
 from granary.core.config import REPO_ROOT
 from granary.core.tenants import load_tenants
 
 AIRFLOW_PYTHON = REPO_ROOT / ".venv-airflow" / "bin" / "python"
 DAGS_DIR = REPO_ROOT / "dags"
 SOURCE_TABLES = sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
-EXTERNAL_TABLES = sorted(t for t, c in contracts().items() if c.origin == "external")
+EXTERNAL_TABLES = sorted(tables_of("external"))
 
 # Builds a DagBag from dags/ and prints what the assertions need, as JSON on the last line.
 DAGBAG_SNIPPET = textwrap.dedent(
@@ -105,29 +105,29 @@ def test_tasks_read_as_a_sentence_in_order(repo_dags: dict) -> None:
         expected_ids = (
             {f"ingest.{t}" for t in SOURCE_TABLES}
             | {f"clean.{t}" for t in SOURCE_TABLES}
-            | {"route_external", "quality_gate", "dbt_build", "publish", "dashboard_refresh"}
+            | {"route", "validate", "transform", "publish", "refresh"}
         )
         assert set(tasks) == expected_ids
         for table in SOURCE_TABLES:
             assert tasks[f"ingest.{table}"]["downstream"] == [f"clean.{table}"]
             if table != "customer":
-                assert tasks[f"clean.{table}"]["downstream"] == ["quality_gate"]
+                assert tasks[f"clean.{table}"]["downstream"] == ["validate"]
         # External data is routed by the bank's clean customers, before the routed tables are ingested.
         assert EXTERNAL_TABLES
-        assert tasks["clean.customer"]["downstream"] == ["quality_gate", "route_external"]
-        assert tasks["route_external"]["downstream"] == [f"ingest.{t}" for t in EXTERNAL_TABLES]
-        route = tasks["route_external"]["command"].split()
-        assert route[1:5] == ["external", "route", "--tenant", tenant.code]
-        assert tasks["quality_gate"]["downstream"] == ["dbt_build"]
-        assert tasks["dbt_build"]["downstream"] == ["publish"]
-        assert tasks["publish"]["downstream"] == ["dashboard_refresh"]
-        assert tasks["dashboard_refresh"]["downstream"] == []
+        assert tasks["clean.customer"]["downstream"] == ["route", "validate"]
+        assert tasks["route"]["downstream"] == [f"ingest.{t}" for t in EXTERNAL_TABLES]
+        route = tasks["route"]["command"].split()
+        assert route[1:4] == ["route", "--tenant", tenant.code]
+        assert tasks["validate"]["downstream"] == ["transform"]
+        assert tasks["transform"]["downstream"] == ["publish"]
+        assert tasks["publish"]["downstream"] == ["refresh"]
+        assert tasks["refresh"]["downstream"] == []
         # The publish updates the bank's asset; alerts: every task records a final failure,
         # the last one the run's success.
         assert tasks["publish"]["outlets"] == [f"published_{tenant.code}"]
         assert all(t["on_failure"] for t in tasks.values())
-        assert [tid for tid, t in tasks.items() if t["on_success"]] == ["dashboard_refresh"]
-        refresh = tasks["dashboard_refresh"]["command"].split()
+        assert [tid for tid, t in tasks.items() if t["on_success"]] == ["refresh"]
+        refresh = tasks["refresh"]["command"].split()
         assert refresh[1:] == ["superset", "refresh", "--tenant", tenant.code, "--date", "{{", "ds", "}}"]
 
 
@@ -164,8 +164,8 @@ def test_tasks_run_the_cli_in_the_bank_pool(repo_dags: dict) -> None:
             f"{granary} ingest --tenant {code} --date {{{{ ds }}}} --source loan"
         )
         assert tasks["clean.customer"]["command"].split()[1:4] == ["clean", "--tenant", code]
-        assert tasks["quality_gate"]["command"].split()[1] == "validate"
-        assert tasks["dbt_build"]["command"].split()[1] == "transform"
+        assert tasks["validate"]["command"].split()[1] == "validate"
+        assert tasks["transform"]["command"].split()[1] == "transform"
         assert tasks["publish"]["command"] == f"{granary} publish --tenant {code} --date {{{{ ds }}}}"
 
 

@@ -86,10 +86,10 @@ def routed(spark_remote: str, granary_env: Path) -> dict[str, Tenant]:
         for dt in DAYS:
             pipeline.run_step("ingest", tenant, dt, ["customer"])
             pipeline.run_step("clean", tenant, dt, ["customer"])
-            pipeline.run_step("route_external", tenant, dt)
+            pipeline.run_step("route", tenant, dt)
     customers = paths.dwd_table("qingshan", "customer")
     shutil.copytree(paths.partition(customers, DAYS[0]), paths.partition(customers, UNDELIVERED_DAY))
-    pipeline.run_step("route_external", banks["qingshan"], UNDELIVERED_DAY)
+    pipeline.run_step("route", banks["qingshan"], UNDELIVERED_DAY)
     for code, dt in (("hexi", DAYS[0]), ("qingshan", UNDELIVERED_DAY)):
         pipeline.run_step("ingest", banks[code], dt, tables_of("external"))
         pipeline.run_step("clean", banks[code], dt, tables_of("external"))

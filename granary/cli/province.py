@@ -123,8 +123,8 @@ def external_generate(
 
 @external_app.command("route")
 def external_route(tenant: TenantOpt, date_: DateOpt) -> None:
-    """Route the day's provider files to one bank: its customers' records and its usage ledger."""
-    step("route_external", tenant, date_)
+    """The same as `granary route` (the step's name since the regrouping; kept for habit)."""
+    step("route", tenant, date_)
 
 
 @external_app.command("bill")

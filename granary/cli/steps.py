@@ -73,6 +73,12 @@ def validate(tenant: TenantOpt, date_: DateOpt) -> None:
 
 
 @app.command()
+def route(tenant: TenantOpt, date_: DateOpt) -> None:
+    """Route the day's provider files to one bank: its customers' records and its usage ledger."""
+    step("route", tenant, date_)
+
+
+@app.command()
 def transform(tenant: TenantOpt, date_: DateOpt) -> None:
     """dbt build for one bank: DWS summaries, ADS indicators and tags, in warehouse/<bank>.duckdb."""
     step("transform", tenant, date_)

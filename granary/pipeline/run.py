@@ -16,7 +16,7 @@ from rich.console import Console
 from granary.catalog.sources import tables_of
 from granary.core.tenants import Tenant
 
-STEPS = ("ingest", "clean", "route_external", "validate", "transform", "publish")
+STEPS = ("ingest", "clean", "route", "validate", "transform", "publish")
 console = Console(stderr=True)
 
 
@@ -26,7 +26,7 @@ def day_plan() -> list[tuple[str, list[str] | None]]:
     return [
         ("ingest", bank),
         ("clean", bank),
-        ("route_external", None),
+        ("route", None),
         ("ingest", external),
         ("clean", external),
         ("validate", None),
@@ -49,7 +49,7 @@ def run_step(name: str, tenant: Tenant, dt: date, sources: Sequence[str] | None 
         from granary.pipeline.clean import clean
 
         clean(tenant, dt, list(sources) if sources else None)
-    elif name == "route_external":
+    elif name == "route":
         from granary.pipeline.route import route
 
         result = route(tenant, dt)

@@ -65,14 +65,19 @@ def _pg_type(duck_type: str) -> str:
 
 
 def _ads_tables(warehouse: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(schema, table) of every ADS model in the warehouse: everything named ads_*."""
-    return warehouse.execute(
-        """
-        select table_schema, table_name from information_schema.tables
-        where table_name like 'ads\\_%' escape '\\' and table_type = 'BASE TABLE'
-        order by table_name
-        """
-    ).fetchall()
+    """(schema, table) of every model the dbt project tags `publish`, as the build recorded them
+    (macros/publish_manifest.sql), that the warehouse holds."""
+    try:
+        return warehouse.execute(
+            """
+            select m.table_schema, m.table_name from publish_manifest m
+            join information_schema.tables t using (table_schema, table_name)
+            where t.table_type = 'BASE TABLE'
+            order by m.table_name
+            """
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []  # built before the manifest existed, or never built: the caller says what to do
 
 
 def publish(tenant: Tenant, dt: date) -> dict[str, int]:
@@ -122,7 +127,7 @@ def _publish(
     tables = _ads_tables(warehouse)
     if not tables:
         raise DataError(
-            f"{paths.warehouse_db(tenant.code)}: no ads_* tables; did `granary transform` succeed?"
+            f"{paths.warehouse_db(tenant.code)}: no tables tagged `publish`; did `granary transform` succeed?"
         )
     counts: dict[str, int] = {}
     with admin_connect(

@@ -146,7 +146,7 @@ def airflow_env(metadata_db: str = METADATA_DB) -> dict[str, str]:
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
             # The scheduler declares a scheduler job dead after this long without a heartbeat and
             # resets that job's running tasks as orphans. Its own loop took 30-70 s at 51 banks on
-            # 2 cores, past the default 30 s: it killed its own dbt_build and publish tasks mid-run.
+            # 2 cores, past the default 30 s: it killed its own transform and publish tasks mid-run.
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "600",
             # Tasks hand their `granary` commands to the resident worker (granary/stack/worker.py).
             "GRANARY_WORKER": str(worker.socket_path()),

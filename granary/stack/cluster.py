@@ -211,7 +211,7 @@ class DayRoots:
 
 
 SPARK_STEPS = ("ingest", "clean")
-DAY_STEPS = ("ingest", "clean", "route_external", "validate", "transform")
+DAY_STEPS = ("ingest", "clean", "route", "validate", "transform")
 
 
 @contextmanager
