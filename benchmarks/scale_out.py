@@ -21,6 +21,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import day_compare  # benchmarks/day_compare.py: what only this benchmark needs
 from rich.console import Console
 from rich.table import Table
 
@@ -69,18 +70,18 @@ def main() -> None:
     tenant = get_tenant(args.tenant)
     generate([tenant], [args.date], scale=args.scale, seed=42)
 
-    local = cluster.DayRoots(
+    local = day_compare.DayRoots(
         f"sc://127.0.0.1:{cluster.free_port()}", scratch / "local" / "lake", scratch / "local" / "warehouse"
     )
     local_server_s = _timed_server(local.remote, None)
     try:
         started = time.perf_counter()
-        local_steps = cluster.run_day_on(local, tenant, args.date)
+        local_steps = day_compare.run_day_on(local, tenant, args.date)
         local_s = time.perf_counter() - started
     finally:
         _stop_server(local.remote)
 
-    on_cluster = cluster.DayRoots(
+    on_cluster = day_compare.DayRoots(
         f"sc://127.0.0.1:{cluster.free_port()}",
         scratch / "cluster" / "lake",
         scratch / "cluster" / "warehouse",
@@ -96,7 +97,7 @@ def main() -> None:
         cluster_server_s = _timed_server(on_cluster.remote, standalone.master_url)
         try:
             started = time.perf_counter()
-            cluster_steps = cluster.run_day_on(on_cluster, tenant, args.date)
+            cluster_steps = day_compare.run_day_on(on_cluster, tenant, args.date)
             cluster_s = time.perf_counter() - started
             status = standalone.status()
         finally:
@@ -109,17 +110,19 @@ def main() -> None:
         "daemons_left": len(list((scratch / "spark-cluster" / "pids").glob("*.pid"))),
     }
 
-    report = cluster.day_differences(tenant.code, args.date, list(contracts()), local, on_cluster)
-    table = Table("run", *cluster.DAY_STEPS, "day", "server start", title=f"{tenant.code} SF{args.scale:g}")
+    report = day_compare.day_differences(tenant.code, args.date, list(contracts()), local, on_cluster)
+    table = Table(
+        "run", *day_compare.DAY_STEPS, "day", "server start", title=f"{tenant.code} SF{args.scale:g}"
+    )
     table.add_row(
         "local[2]",
-        *(f"{local_steps[s]:.1f}s" for s in cluster.DAY_STEPS),
+        *(f"{local_steps[s]:.1f}s" for s in day_compare.DAY_STEPS),
         f"{local_s:.1f}s",
         f"{local_server_s:.1f}s",
     )
     table.add_row(
         f"cluster {args.workers}×{args.worker_cores} core",
-        *(f"{cluster_steps[s]:.1f}s" for s in cluster.DAY_STEPS),
+        *(f"{cluster_steps[s]:.1f}s" for s in day_compare.DAY_STEPS),
         f"{cluster_s:.1f}s",
         f"{cluster_up_s + cluster_server_s:.1f}s",
     )
