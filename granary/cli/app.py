@@ -19,21 +19,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(steps.app)
-app.add_typer(banks.app)
-app.add_typer(catalog.catalog_app, name="catalog")
-app.add_typer(services.spark_app, name="spark")
-app.add_typer(services.kafka_app, name="kafka")
-app.add_typer(services.lakehouse_app, name="lakehouse")
-app.add_typer(services.worker_app, name="worker")
-app.add_typer(services.superset_app, name="superset")
-app.add_typer(services.airflow_app, name="airflow")
-app.add_typer(banks.serving_app, name="serving")
-app.add_typer(banks.credentials_app, name="credentials")
-app.add_typer(banks.tenant_app, name="tenant")
-app.add_typer(province.ops_app, name="ops")
-app.add_typer(province.external_app, name="external")
-
+# The day's steps and a bank's verbs are top-level (`granary ingest`, `granary audit`); services and
+# the province's verbs are groups (`granary spark start`, `granary ops refresh`).
+for verbs in (steps.app, banks.app):
+    app.add_typer(verbs)
+GROUPS = {
+    "catalog": catalog.catalog_app,
+    "spark": services.spark_app,
+    "kafka": services.kafka_app,
+    "lakehouse": services.lakehouse_app,
+    "worker": services.worker_app,
+    "superset": services.superset_app,
+    "airflow": services.airflow_app,
+    "serving": banks.serving_app,
+    "credentials": banks.credentials_app,
+    "tenant": banks.tenant_app,
+    "ops": province.ops_app,
+    "external": province.external_app,
+}
+for name, group in GROUPS.items():
+    app.add_typer(group, name=name)
 
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
