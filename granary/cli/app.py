@@ -40,5 +40,6 @@ GROUPS = {
 for name, group in GROUPS.items():
     app.add_typer(group, name=name)
 
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
