@@ -270,6 +270,10 @@ def test_a_failed_publish_leaves_the_previous_day_serving_and_says_so(
     shutil.copyfile(published_day.warehouses[(tenant.code, day)], broken)
     with duckdb.connect(str(broken)) as wh:
         wh.execute("create table ads_zz_broken as select 'a' || chr(0) || 'b' as note")
+        # Published like any model tagged `publish` (the build's manifest lists it last).
+        wh.execute(
+            "insert into publish_manifest select table_schema, 'ads_zz_broken' from publish_manifest limit 1"
+        )
     proc = _publish(tenant, broken, day)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 1, out
