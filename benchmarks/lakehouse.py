@@ -109,12 +109,21 @@ def main() -> None:
         sums = set()
         for _ in range(3):
             t0 = time.perf_counter()
-            sums.add(con.sql(f"select sum(balance) from read_parquet('{glob}')").fetchone()[0])
+            sums.add(con.execute(f"select sum(balance) from read_parquet('{glob}')").fetchall()[0][0])
             duck_parquet.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             view, _ = lakehouse.duckdb_relation(con, table, view="ice")
-            sums.add(con.sql(f"select sum(balance) from {view}").fetchone()[0])
+            sums.add(con.execute(f"select sum(balance) from {view}").fetchall()[0][0])
             duck_iceberg.append(time.perf_counter() - t0)
+        # A third way, for the history issue to weigh: pyiceberg plans the snapshot's files, DuckDB
+        # reads them itself (right only while no delete files or renamed columns are involved).
+        duck_planned = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            scan = lakehouse.catalog().load_table(table).scan()
+            files = [task.file.file_path.removeprefix("file://") for task in scan.plan_files()]
+            sums.add(con.execute("select sum(balance) from read_parquet(?)", [files]).fetchall()[0][0])
+            duck_planned.append(time.perf_counter() - t0)
         assert len(sums) == 1, f"the two lakes disagree: {sums}"
     finally:
         spark.close_client_session()
@@ -140,6 +149,10 @@ def main() -> None:
         "DuckDB read all days (median of 3)", f"{statistics.median(duck_parquet):.3f}s",
         f"{statistics.median(duck_iceberg):.3f}s", f"{read_ratio:.2f}",
     )  # fmt: skip
+    figures.add_row(
+        "DuckDB read, files planned by pyiceberg", "", f"{statistics.median(duck_planned):.3f}s",
+        f"{statistics.median(duck_planned) / statistics.median(duck_parquet):.2f}",
+    )  # fmt: skip
     console.print(figures)
     write_met, read_met = write_ratio <= WRITE_TARGET, read_ratio <= READ_TARGET
     console.print(f"write target ≤ {WRITE_TARGET}×: {'met' if write_met else 'NOT met'} ({write_ratio:.2f}×)")
@@ -164,7 +177,8 @@ def main() -> None:
         },
         "duckdb_read_all_s": {
             "parquet": [round(x, 3) for x in duck_parquet],
-            "iceberg": [round(x, 3) for x in duck_iceberg],
+            "iceberg_arrow": [round(x, 3) for x in duck_iceberg],
+            "iceberg_planned_files": [round(x, 3) for x in duck_planned],
         },
         "write_ratio": round(write_ratio, 3),
         "duckdb_read_ratio": round(read_ratio, 3),
