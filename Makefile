@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   set up, then run both banks' last three days through Airflow and provision Superset"
 	@echo "make test   set up, then lint and run the test suite"
-	@echo "make stop   stop what demo left running (Airflow, Superset, Spark Connect)"
+	@echo "make stop   stop what demo left running (Airflow, Superset, Spark Connect; Kafka if started)"
 
 .PHONY: uv
 uv:
@@ -57,3 +57,4 @@ stop:
 	-.venv/bin/granary airflow stop
 	-.venv/bin/granary superset stop
 	-.venv/bin/granary spark stop
+	-.venv/bin/granary kafka stop
