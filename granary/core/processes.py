@@ -64,5 +64,8 @@ def stop_processes(
         if alive(pid, marker):
             with contextlib.suppress(ProcessLookupError):
                 kill(pid, signal.SIGKILL)
-    while any(alive(pid, marker) for pid in pids):
+    # SIGKILL is not refused, but a killed process that is not our child stays a zombie until its
+    # parent reaps it: wait briefly, never forever.
+    deadline = time.monotonic() + 5.0
+    while any(alive(pid, marker) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
