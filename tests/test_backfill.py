@@ -1,5 +1,8 @@
-"""Backfill through the CLI: `granary run --from D1 --to D3` runs every step per day, and a rerun
-of a middle day leaves every DWD partition byte-identical.
+"""Backfill and correction through the CLI: `granary run --from D1 --to D3` runs every step per day;
+then day 1's loan extract is corrected and `granary run --date D1` reruns it: every other DWD
+partition stays byte-identical, the served history of day 1 changes by exactly the correction, the
+later days' period values that include day 1 are recomputed (the rerun restates them), serving still
+serves day 3, and `granary history` shows both versions of day 1 with their publish times.
 
 The backfill has its own data root and serving database, so the session's published day
 (day_fixtures) is neither read nor overwritten; it shares the session's Spark server and secrets.
@@ -7,7 +10,9 @@ The backfill has its own data root and serving database, so the session's publis
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +26,7 @@ from granary.catalog.sources import contracts
 from granary.core import config, paths
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import get_tenant
+from granary.serving.connection import tenant_connect
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
 
@@ -74,7 +80,34 @@ def dwd_files() -> dict[str, str]:
     }
 
 
-def test_backfill_three_days_then_rerun_a_middle_day(backfill_env: dict[str, str]) -> None:
+def correct_a_loan(day: date) -> float:
+    """Halve the balance of the first loan with one in the day's extract, as a bank's corrected
+    re-export would; returns the change in 元."""
+    extract = paths.landing_file(BANK, day, "loan")
+    encoding = get_tenant(BANK).encoding
+    with extract.open(encoding=encoding, newline="") as f:
+        rows = list(csv.reader(f))
+    balance = rows[0].index("balance")
+    row = next(r for r in rows[1:] if float(r[balance]) >= 1.0)
+    old = float(row[balance])
+    row[balance] = f"{old / 2:.2f}"
+    with extract.open("w", encoding=encoding, newline="") as f:
+        csv.writer(f).writerows(rows)
+    return float(row[balance]) - old
+
+
+def served(codes: tuple[str, ...]) -> dict[tuple[date, str], float]:
+    """(day, indicator) -> the bank-grain value its served history holds, read as the bank's role."""
+    with tenant_connect(get_tenant(BANK)) as conn:
+        rows = conn.execute(
+            "select dt, indicator_code, value from ads_indicator_series where grain = 'bank'"
+            " and indicator_code = any(%s)",
+            (list(codes),),
+        ).fetchall()
+    return {(dt, code): value for dt, code, value in rows}
+
+
+def test_backfill_then_correct_the_first_day(backfill_env: dict[str, str]) -> None:
     granary(backfill_env, "generate", "--tenants", BANK, "--date", str(DAYS[-1]), "--days", "3")
     granary(backfill_env, "run", "--tenant", BANK, "--from", str(DAYS[0]), "--to", str(DAYS[-1]))
 
@@ -87,10 +120,54 @@ def test_backfill_three_days_then_rerun_a_middle_day(backfill_env: dict[str, str
     with admin_connect(serving_database(get_tenant(BANK))) as conn:
         published = conn.execute(f"select distinct dt from {schema}.publish_info").fetchall()
         quality_days = conn.execute(f"select distinct dt from {schema}.ads_data_quality").fetchall()
+        history_days = conn.execute(f"select dt from {schema}.ads_served_day order by dt").fetchall()
     assert published == [(DAYS[-1],)]
     assert quality_days == [(DAYS[-1],)]  # the published day's quality results travel with it
+    assert history_days == [(d,) for d in DAYS]
 
-    before = dwd_files()
-    assert len(before) >= 3 * len(contracts())
-    granary(backfill_env, "run", "--tenant", BANK, "--date", str(DAYS[1]))
-    assert dwd_files() == before
+    codes = ("LOAN_BAL__D__BANK", "LOAN_BAL__MTD__BANK", "LOAN_BAL__L30D__BANK")
+    before_values, before_files = served(codes), dwd_files()
+    assert len(before_files) >= 3 * len(contracts())
+    delta = correct_a_loan(DAYS[0])
+    rerun = granary(backfill_env, "run", "--tenant", BANK, "--date", str(DAYS[0]))
+    assert f"recomputing them: {DAYS[1]}, {DAYS[2]}" in " ".join(rerun.stderr.split())
+
+    # A rerun is deterministic: only the corrected extract's partition changed.
+    after_files = dwd_files()
+    changed = {f for f in before_files if after_files.get(f) != before_files[f]}
+    assert changed and all(f.startswith(f"loan/dt={DAYS[0]}/") for f in changed), changed
+
+    # Day 1 moved by the correction; days 2 and 3 by their share of it in the periods that hold
+    # day 1 (averages over the days the lake holds in the window), their own day untouched.
+    after_values = served(codes)
+    expected = {
+        (DAYS[0], "LOAN_BAL__D__BANK"): delta,
+        (DAYS[1], "LOAN_BAL__D__BANK"): 0.0,
+        (DAYS[2], "LOAN_BAL__D__BANK"): 0.0,
+        (DAYS[1], "LOAN_BAL__MTD__BANK"): delta / 2,
+        (DAYS[2], "LOAN_BAL__MTD__BANK"): delta / 3,
+        (DAYS[1], "LOAN_BAL__L30D__BANK"): delta / 2,
+        (DAYS[2], "LOAN_BAL__L30D__BANK"): delta / 3,
+    }
+    for key, change in expected.items():
+        assert after_values[key] - before_values[key] == pytest.approx(change, rel=1e-9, abs=1e-6), key
+
+    # Serving never went back in time: day 3 still serves, whole.
+    with admin_connect(serving_database(get_tenant(BANK))) as conn:
+        assert conn.execute(f"select distinct dt from {schema}.publish_info").fetchall() == [(DAYS[-1],)]
+        assert conn.execute(f"select distinct dt from {schema}.ads_customer_tag").fetchall() == [(DAYS[-1],)]
+
+    # The audit shows both versions of day 1, with when each was published and what changed.
+    audit = json.loads(
+        granary(
+            backfill_env, "history", "--tenant", BANK, "--date", str(DAYS[0]),
+            "--indicator", "LOAN_BAL__D__BANK", "--json",
+        ).stdout
+    )  # fmt: skip
+    first, second = audit["versions"]
+    assert first["replaced_by"] == second["publish_id"] and second["replaced_at"] is None
+    assert first["published_at"] < first["replaced_at"] and first["published_at"] < second["published_at"]
+    assert first["values_changed_by_replacement"] > 0
+    by_version = {v["publish_id"]: v["value"] for v in audit["values"]}
+    assert by_version[first["publish_id"]] == pytest.approx(before_values[(DAYS[0], "LOAN_BAL__D__BANK")])
+    assert by_version[second["publish_id"]] == pytest.approx(after_values[(DAYS[0], "LOAN_BAL__D__BANK")])

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from day_fixtures import DAY, DAYS
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from support import browser as chromium
 
@@ -30,6 +32,20 @@ def login(browser: Browser, base_url: str, tenant: Tenant) -> Page:
     return chromium.login(browser, base_url, tenant.analyst_user, credentials.analyst_password(tenant))
 
 
+def _day(value: str | int) -> date:
+    """A date as Superset's chart data carries it: epoch milliseconds or an ISO string."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, UTC).date()
+    return date.fromisoformat(str(value)[:10])
+
+
+def _chart_ids(dashboard_id: int) -> dict[str, int]:
+    """Chart title -> id on one dashboard, as admin sees them."""
+    admin = provision.admin_client()
+    charts = admin.call("GET", f"/api/v1/dashboard/{dashboard_id}/charts")["result"]
+    return {c["slice_name"]: c["id"] for c in charts}
+
+
 def _dashboards(tenant: Tenant) -> dict[str, tuple[int, int]]:
     """Title -> (dashboard id, number of charts) of each of the bank's dashboards, as admin sees them."""
     admin = provision.admin_client()
@@ -49,10 +65,12 @@ def test_analyst_opens_every_own_dashboard_in_chinese(superset_stack, browser, a
     for label in ("看板", "图表", "数据集"):
         expect(page.get_by_role("menuitem", name=label).first).to_be_visible()
     bodies: dict[str, str] = {}
+    renders: dict[str, chromium.Render] = {}
     for title, (dashboard_id, charts) in sorted(dashboards.items()):
         render = chromium.open_dashboard(
             page, f"{superset_stack.url}/superset/dashboard/{dashboard_id}/", charts
         )
+        renders[title] = render
         page.wait_for_timeout(1200)  # ECharts grows its bars for ~1 s after drawing: screenshot the end state
         shot = artifacts_dir / f"superset_{tenant.code}_dashboard_{dashboard_id}.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -82,6 +100,20 @@ def test_analyst_opens_every_own_dashboard_in_chinese(superset_stack, browser, a
     assert not re.search(r"\b\d{17}[\dX]\b", tags)
     quality = bodies[f"{tenant.name_zh} · 数据质量"]
     assert "校验通过率" in quality and "隔离行数" in quality
+
+    # Trends from the served history: a point per served day of the last 90, and per month-end of
+    # the last 13 months (the fixture served 2025-01-01, 2025-12-31 and 2026-01-01).
+    daily = sorted(d for d in DAYS if (DAY - d).days < 90)
+    month_ends = sorted({max(d for d in DAYS if d.replace(day=1) == day.replace(day=1)) for day in DAYS})
+    for title, trends in (
+        (f"{tenant.name_zh} · 信贷主题", ("全行贷款余额：近90日", "全行贷款余额：近13个月月末")),
+        (f"{tenant.name_zh} · 经营概览", ("贷款与存款余额：近90日", "贷款与存款余额：近13个月月末")),
+    ):
+        ids = _chart_ids(dashboards[title][0])
+        for name, days in zip(trends, (daily, month_ends), strict=True):
+            assert name in bodies[title]
+            points = renders[title].rows[ids[name]]
+            assert sorted(_day(p["point_dt"]) for p in points) == days, f"{title} {name}: {points}"
     page.close()
 
 

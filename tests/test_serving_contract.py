@@ -74,6 +74,9 @@ def test_the_contract_has_an_example_for_each_need() -> None:
         "indicator by code",
         "indicator dictionary",
         "tag dictionary",
+        "90-day series",
+        "month-end series",
+        "before a rerun",
     ):
         assert need in headings, f"docs/sql-contract.md has no example for {need!r}: {headings}"
     assert len(QUERIES) >= 8
@@ -123,3 +126,16 @@ def test_publish_info_names_the_bank_and_the_day(published_day: PublishedDay) ->
             assert conn.execute("select distinct tenant, dt from publish_info").fetchall() == [
                 (tenant.code, published_day.dt)
             ]
+
+
+def test_history_serves_every_published_day(published_day: PublishedDay) -> None:
+    """The fixture published its days in order: history holds each, the series queries find them."""
+    series = dict(QUERIES)
+    for tenant in published_day.tenants:
+        with tenant_connect(tenant, autocommit=True) as conn:
+            days = [dt for (dt,) in conn.execute("select dt from ads_served_day order by dt")]
+            daily = [dt for dt, _ in conn.execute(series["A 90-day series of an indicator"])]
+            month_ends = [dt for dt, _ in conn.execute(series["A 13-month month-end series"])]
+        assert days == list(published_day.days)
+        assert daily == [d for d in published_day.days if (published_day.dt - d).days < 90]
+        assert month_ends == list(published_day.days)  # each the last served day of its month

@@ -149,7 +149,10 @@ def test_analyst_reads_own_dashboard_rows(superset_stack, admin, own, other):
     assert npl["npl_ratio_latest"] == pytest.approx(facts.npl_balance_latest / facts.loan_balance_latest)
 
     ranking = chart_rows(client, mine.charts["网点贷款余额排名"])
-    branches = [r["branch_id"] for r in ranking]
+    # each branch by name and code: "<name> <branch id>"
+    labels = [r["branch_label"].rsplit(" ", 1) for r in ranking]
+    assert all(len(label) == 2 and label[0] for label in labels), ranking
+    branches = [code for _, code in labels]
     assert set(branches) == set(facts.branch_ids)
     assert not set(branches) & set(others.branch_ids)
     balances = [r["loan_balance_latest"] for r in ranking]

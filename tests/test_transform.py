@@ -329,7 +329,8 @@ def test_tags_hold_for_the_right_customers(built_warehouse: dict) -> None:
 
 def test_published_tables_have_the_contract_columns(built_warehouse: dict) -> None:
     contract = {
-        "ads_indicator_value": "dt grain grain_id indicator_code indicator_name_zh theme unit value",
+        "ads_indicator_value": "dt grain grain_id indicator_code indicator_name_zh theme unit value "
+        "grain_name_zh",
         "ads_indicator_dict": "indicator_code name_zh name_en theme theme_zh definition_zh definition_en "
         "unit grain atomic_code period modifier kind owner additive value_min value_max",
         "ads_customer_tag": "dt customer_id tag_code tag_name_zh category_zh",
@@ -337,7 +338,9 @@ def test_published_tables_have_the_contract_columns(built_warehouse: dict) -> No
         "customer_count",
         "ads_customer_tag_history": "dt customer_id tag_code tag_name_zh category_zh gained_dt lost_dt "
         "last_held_dt days_held held_since_window_start is_current",
-        "ads_branch_daily": "dt branch_id customers loan_balance npl_balance deposit_balance npl_ratio",
+        "ads_branch_daily": "dt branch_id customers loan_balance npl_balance deposit_balance npl_ratio "
+        "branch_name",
+        "ads_grain_member": "dt grain grain_id name_zh parent_id",
     }
     for table, columns in contract.items():
         got = [r[0] for r in query(built_warehouse["db"], f"describe {table}")]

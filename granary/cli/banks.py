@@ -113,3 +113,74 @@ def audit(
     for a in rows:  # type: ignore[union-attr]
         table.add_row(a.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], a.role, a.object, a.command)
     out.print(table)
+
+
+@app.command()
+def history(
+    tenant: TenantOpt,
+    date_: DateOpt,
+    indicator: Annotated[
+        str | None, typer.Option(help="show this indicator's value in every version")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What was published for a served day and when, and what a rerun replaced (the restatement audit)."""
+    from granary.serving.history import audit_day
+
+    t, dt = bank_arg(tenant), parse_date(date_)
+    found = guard(lambda: audit_day(t, dt, indicator))
+    versions, values = found  # type: ignore[misc]
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "tenant": t.code,
+                    "dt": dt.isoformat(),
+                    "versions": [
+                        {
+                            "publish_id": v.publish_id,
+                            "published_at": v.published_at.isoformat(),
+                            "replaced_at": v.replaced_at.isoformat() if v.replaced_at else None,
+                            "replaced_by": v.replaced_by,
+                            "rows": v.rows,
+                            "values_changed_by_replacement": v.changed,
+                        }
+                        for v in versions
+                    ],
+                    "values": [
+                        {
+                            "publish_id": v.publish_id,
+                            "grain": v.grain,
+                            "grain_id": v.grain_id,
+                            "value": v.value,
+                        }
+                        for v in values
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    table = Table(
+        "publish",
+        "published (UTC)",
+        "replaced (UTC)",
+        "rows",
+        "values the rerun changed",
+        title=f"{t.code} {dt}",
+    )
+    for v in versions:
+        replaced = f"{v.replaced_at:%Y-%m-%d %H:%M:%S} by {v.replaced_by}" if v.replaced_at else "serving"
+        changed = "" if v.changed is None else str(v.changed)
+        table.add_row(
+            str(v.publish_id), f"{v.published_at:%Y-%m-%d %H:%M:%S}", replaced, str(v.rows), changed
+        )
+    out.print(table)
+    if indicator:
+        by_member = Table("grain", "member", *(str(v.publish_id) for v in versions), title=indicator)
+        members: dict[tuple[str, str], dict[int, float | None]] = {}
+        for v in values:
+            members.setdefault((v.grain, v.grain_id), {})[v.publish_id] = v.value
+        for (grain, member), by_publish in members.items():
+            by_member.add_row(grain, member, *(str(by_publish.get(v.publish_id, "")) for v in versions))
+        out.print(by_member)

@@ -114,3 +114,30 @@ def run(
     while day <= end:
         guard(lambda d=day: pipeline.run_all(t, d))
         day += timedelta(days=1)
+    # a rerun of an old day: the later days already served include it
+    later = guard(lambda: pipeline.days_to_restate(t, end))
+    if later:
+        guard(lambda: pipeline.restate(t, end, later))  # type: ignore[arg-type]
+
+
+@app.command()
+def restate(
+    tenant: TenantOpt,
+    from_: Annotated[str, typer.Option("--from", help="the corrected (rerun) day, YYYY-MM-DD")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only say which days would be recomputed")
+    ] = False,
+) -> None:
+    """After a corrected old day: rebuild and republish every later served day that includes it
+    (`granary run` does this by itself when it reruns an old day)."""
+    from granary.pipeline import run as pipeline
+
+    t, rerun = bank_arg(tenant), parse_date(from_)
+    later: list = guard(lambda: pipeline.days_to_restate(t, rerun))  # type: ignore[assignment]
+    if not later:
+        out.print(f"{t.code}: no served day after {rerun}; nothing to recompute")
+        return
+    if dry_run:
+        out.print(f"{t.code}: would recompute {len(later)} day(s): {', '.join(map(str, later))}")
+        return
+    guard(lambda: pipeline.restate(t, rerun, later))

@@ -34,6 +34,7 @@ class Settings:
     jars_dir: Path  # Spark's and Kafka's jars, fetched by `make setup` from the Maven poms in jvm/
     kafka_bootstrap: str  # host:port of the Kafka broker (`granary kafka start`)
     lake_catalog: str  # the Iceberg catalog's database and login role (granary.pipeline.lakehouse)
+    serving_retention_days: int  # days of served history each bank's database keeps (granary.serving.history)
 
 
 @cache
@@ -62,6 +63,7 @@ def settings() -> Settings:
         jars_dir=Path(env("GRANARY_JARS_DIR", str(home / ".jars"))),
         kafka_bootstrap=env("GRANARY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         lake_catalog=env("GRANARY_LAKE_CATALOG", "granary_lakehouse"),
+        serving_retention_days=int(env("GRANARY_SERVING_RETENTION_DAYS", "400")),
     )
 
 

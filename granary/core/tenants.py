@@ -48,6 +48,11 @@ class Tenant(BaseModel):
         return f"t_{self.code}"
 
     @cached_property
+    def history_schema(self) -> str:
+        """Beside the serving schema, in the bank's own database: its served history."""
+        return f"{self.serving_schema}_history"
+
+    @cached_property
     def reader_role(self) -> str:
         return f"{self.code}_reader"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from rich.console import Console
 
@@ -17,6 +17,9 @@ from granary.catalog.sources import tables_of
 from granary.core.tenants import Tenant
 
 STEPS = ("ingest", "clean", "route", "validate", "transform", "publish")
+# A day's values reach at most this far forward: year-on-year compares with the day a year back,
+# "since year start" with the last day of the year before.
+DEPENDENT_DAYS = 366
 console = Console(stderr=True)
 
 
@@ -86,3 +89,22 @@ def run_all(tenant: Tenant, dt: date) -> dict[str, float]:
         run_step(step, tenant, dt, tables)
         timings[step] += time.perf_counter() - started
     return timings
+
+
+def days_to_restate(tenant: Tenant, rerun: date) -> list[date]:
+    """The served days after `rerun` whose period values (MTD, L90D, YoY, ...) may include it."""
+    from granary.serving.history import served_days
+
+    return [d for d in served_days(tenant) if rerun < d <= rerun + timedelta(days=DEPENDENT_DAYS)]
+
+
+def restate(tenant: Tenant, rerun: date, days: Sequence[date]) -> None:
+    """Rebuild and republish each later day, in order, so it includes the corrected `rerun` day."""
+    shown = ", ".join(str(d) for d in days[:5]) + (f" … {days[-1]}" if len(days) > 5 else "")
+    console.print(
+        f"{tenant.code}: {len(days)} served day(s) after {rerun} include it in their periods; "
+        f"recomputing them: {shown}"
+    )
+    for day in days:
+        run_step("transform", tenant, day)
+        run_step("publish", tenant, day)

@@ -176,6 +176,7 @@ def transform(tenant: Tenant, dt: date) -> None:
         leftover.unlink(missing_ok=True)
     dbt_vars = {
         "tenant": tenant.code,
+        "tenant_name_zh": tenant.name_zh,
         "lake_root": str(settings().lake_root),
         "warehouse_path": str(building),
     }

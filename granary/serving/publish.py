@@ -25,9 +25,11 @@ from rich.console import Console
 from rich.progress import Progress
 
 from granary.core import paths
+from granary.core.config import settings
 from granary.core.errors import DataError, EngineError
 from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import Tenant
+from granary.serving import history
 from granary.serving.connection import AUDITOR
 from granary.serving.databases import init_serving  # noqa: F401  (re-exported: callers import it from here)
 
@@ -129,6 +131,11 @@ def _publish(
         raise DataError(
             f"{paths.warehouse_db(tenant.code)}: no tables tagged `publish`; did `granary transform` succeed?"
         )
+    series = next((f'"{s}"."{t}"' for s, t in tables if t == history.SERIES_TABLE), None)
+    if series is None:
+        raise DataError(
+            f"{paths.warehouse_db(tenant.code)}: no {history.SERIES_TABLE}; run `granary transform` first"
+        )
     counts: dict[str, int] = {}
     with admin_connect(
         serving_database(tenant), autocommit=True, application_name=f"granary publish {tenant.code}"
@@ -148,18 +155,46 @@ def _publish(
         # Leftovers of a publish that was killed: never served (staging) or no longer (retired).
         for schema in (staging, retired):
             _drop_schema(conn, schema, must=True)
+        history.ensure_history(conn, tenant)
+        history.drop_staged(conn, tenant)
+        history.keep_replaced(conn, tenant)
+        # Serving never goes back in time: an older day (a rerun, a backfill) goes into history only.
+        serving_now = _served_day(conn, live)
+        forward = serving_now is None or dt >= serving_now
         with conn.transaction(), Progress(console=console, transient=True) as progress:
-            task = progress.add_task(f"publish {tenant.code} {dt}", total=len(tables))
-            conn.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
-            for schema_name, table in tables:
-                counts[table] = _copy_table(warehouse, conn, f'"{schema_name}"."{table}"', staging, table)
-                progress.advance(task)
-            _write_publish_info(conn, tenant, dt, staging, counts)
-            _grant_reader(conn, tenant, staging)
+            task = progress.add_task(f"publish {tenant.code} {dt}", total=len(tables) + 1)
+            if forward:
+                conn.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
+                for schema_name, table in tables:
+                    counts[table] = _copy_table(warehouse, conn, f'"{schema_name}"."{table}"', staging, table)
+                    progress.advance(task)
+                _write_publish_info(conn, tenant, dt, staging, counts)
+                history.create_views(conn, tenant, staging)
+                _grant_reader(conn, tenant, staging)
+            history_rows = history.stage_day(conn, warehouse, series, tenant, dt)
+            counts[f"{tenant.history_schema}.{history.SERIES_TABLE}"] = history_rows
         _set_cpu_priority(conn, 0)
-        _swap(conn, staging, live, retired)
+
+        def swap_in(conn: psycopg.Connection) -> None:
+            history.swap_day(conn, tenant, dt, log_id, history_rows)
+            if forward:
+                _rename_schemas(conn, staging, live, retired)
+
+        if not _in_short_lock_waits(conn, swap_in):
+            raise EngineError(
+                f"readers held the live tables of {live} for {SWAP_DEADLINE_SECONDS:.0f}s; the new day "
+                f"stays staged (find long queries in pg_stat_activity)"
+            )
         swapped.append(True)
-        if not _drop_schema(conn, retired, must=False):
+        history.keep_replaced(conn, tenant)
+        history.expire(conn, tenant, settings().serving_retention_days)
+        if not forward:
+            console.print(
+                f"[yellow]![/] {tenant.code} {dt} is older than the day served ({serving_now}), which keeps "
+                f"serving; {dt}'s history was replaced. Later days include {dt} in their periods: "
+                f"`granary restate --tenant {tenant.code} --from {dt}` recomputes them"
+            )
+        elif not _drop_schema(conn, retired, must=False):
             # A reader still holds the old day: harmless, the next publish drops it.
             console.print(f"[yellow]![/] old day of {tenant.code} kept in {retired} (a reader held it)")
     return counts
@@ -270,33 +305,24 @@ def _in_short_lock_waits(conn: psycopg.Connection, work: Callable[[psycopg.Conne
             time.sleep(0.05)
 
 
-def _swap(conn: psycopg.Connection, staging: str, live: str, retired: str) -> None:
-    """One transaction: lock the live tables, rename live -> retired and staging -> live.
+def _rename_schemas(conn: psycopg.Connection, staging: str, live: str, retired: str) -> None:
+    """In the swap transaction: lock the live tables, rename live -> retired and staging -> live.
 
     The locks make the swap wait for statements in flight on the old day (and new statements wait
     for the swap, a few milliseconds): a statement naming several tables then resolves them all
     on one side of the swap.
     """
-
     rename_schema = sql.SQL("alter schema {} rename to {}")
-
-    def rename(conn: psycopg.Connection) -> None:
-        tables = [
-            sql.Identifier(live, name)
-            for (name,) in conn.execute(
-                "select tablename from pg_tables where schemaname = %s order by tablename", (live,)
-            ).fetchall()
-        ]
-        if tables:
-            conn.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables)))
-            conn.execute(rename_schema.format(sql.Identifier(live), sql.Identifier(retired)))
-        conn.execute(rename_schema.format(sql.Identifier(staging), sql.Identifier(live)))
-
-    if not _in_short_lock_waits(conn, rename):
-        raise EngineError(
-            f"readers held the live tables of {live} for {SWAP_DEADLINE_SECONDS:.0f}s; the new day "
-            f"stays staged in {staging} (find long queries in pg_stat_activity)"
-        )
+    tables = [
+        sql.Identifier(live, name)
+        for (name,) in conn.execute(
+            "select tablename from pg_tables where schemaname = %s order by tablename", (live,)
+        ).fetchall()
+    ]
+    if tables:
+        conn.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables)))
+        conn.execute(rename_schema.format(sql.Identifier(live), sql.Identifier(retired)))
+    conn.execute(rename_schema.format(sql.Identifier(staging), sql.Identifier(live)))
 
 
 def _drop_schema(conn: psycopg.Connection, schema: str, must: bool) -> bool:
@@ -317,14 +343,17 @@ def serving_day(tenant: Tenant) -> date | None:
     """The business date the bank's database serves now (None if nothing is published)."""
     try:
         with admin_connect(serving_database(tenant)) as conn:
-            row = conn.execute(
-                sql.SQL("select max(dt) from {}").format(
-                    sql.Identifier(tenant.serving_schema, "publish_info")
-                )
-            ).fetchone()
-            return row[0] if row else None
+            return _served_day(conn, tenant.serving_schema)
     except (psycopg.Error, EngineError):
         return None
+
+
+def _served_day(conn: psycopg.Connection, live: str) -> date | None:
+    (table,) = conn.execute("select to_regclass(%s)", (f"{live}.publish_info",)).fetchone()
+    if table is None:
+        return None
+    latest = sql.SQL("select max(dt) from {}").format(sql.Identifier(live, "publish_info"))
+    return conn.execute(latest).fetchone()[0]
 
 
 def _log_start(tenant: Tenant, dt: date) -> int:

@@ -129,7 +129,7 @@ def _as_frontend_builds(params: dict[str, Any], query: dict[str, Any]) -> dict[s
         ]
     elif viz == "pivot_table_v2":
         q["columns"] = [*params["groupbyColumns"], *params["groupbyRows"]]
-    elif viz == "echarts_timeseries_bar":
+    elif viz in ("echarts_timeseries_bar", "echarts_timeseries_line"):
         x, series = params["x_axis"], list(params.get("groupby") or [])
         axis = {
             "columnType": "BASE_AXIS",

@@ -58,19 +58,26 @@ class Render:
     seconds: float  # navigation start to every chart drawn
     states: list[dict]
     cached: list[bool] = field(default_factory=list)  # per chart data query: served from cache
+    # chart id -> the rows of the last data Superset sent it (a line chart's: one per point drawn)
+    rows: dict[int, list[dict]] = field(default_factory=dict)
 
 
 def open_dashboard(page: Page, url: str, charts: int, timeout_s: float = 90) -> Render:
     """Open the dashboard and wait until its `charts` charts are drawn (or one shows an error)."""
     cached: list[bool] = []
+    rows: dict[int, list[dict]] = {}
 
     def on_response(response: Response) -> None:
         if "/api/v1/chart/data" in response.url and response.request.method == "POST":
             try:
                 body = json.loads(response.body())
+                form_data = json.loads(response.request.post_data or "{}").get("form_data") or {}
+                chart_id = form_data.get("slice_id")
             except Exception:  # noqa: BLE001 - a failed query shows as a chart error instead
                 return
             cached.extend(bool(q.get("is_cached")) for q in body.get("result", []))
+            if chart_id and body.get("result"):
+                rows[int(chart_id)] = body["result"][0].get("data") or []
 
     page.on("response", on_response)
     started = time.perf_counter()
@@ -87,6 +94,6 @@ def open_dashboard(page: Page, url: str, charts: int, timeout_s: float = 90) -> 
             time.sleep(0.05)
         else:
             raise AssertionError(f"{url}: charts not drawn within {timeout_s}s: {states}")
-        return Render(time.perf_counter() - started, states, cached)
+        return Render(time.perf_counter() - started, states, cached, rows)
     finally:
         page.remove_listener("response", on_response)

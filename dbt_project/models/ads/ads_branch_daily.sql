@@ -11,6 +11,12 @@ run_date as (
     select {{ run_date() }} as run_dt
 ),
 
+branch_name as (
+    select grain_id as branch_id, name_zh
+    from {{ ref('ads_grain_member') }}
+    where grain = 'branch'
+),
+
 branch_measures as (
     select
         measure_daily.grain_id as branch_id,
@@ -40,9 +46,14 @@ final as (
         cast(branch_measures.npl_balance as decimal(20, 2)) as npl_balance,
         cast(branch_measures.deposit_balance as decimal(20, 2)) as deposit_balance,
         cast(branch_measures.npl_balance as double) / nullif(cast(branch_measures.loan_balance as double), 0)
-            as npl_ratio
+            as npl_ratio,
+
+        -- the branch's name
+        branch_name.name_zh as branch_name
     from branch_measures
     cross join run_date
+    left join branch_name
+        on branch_name.branch_id = branch_measures.branch_id
 )
 
 select * from final

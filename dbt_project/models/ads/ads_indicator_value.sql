@@ -16,6 +16,10 @@ composite_part as (
     select * from {{ ref('indicator_composite_part') }}
 ),
 
+member_name as (
+    select * from {{ ref('ads_grain_member') }}
+),
+
 run_date as (
     select
         {{ run_date() }} as run_dt,
@@ -193,11 +197,16 @@ final as (
         catalog.unit,
 
         -- value
-        cast(indicator_value.value as double) as value
+        cast(indicator_value.value as double) as value,
+
+        -- the member's name (none for customers: their names are PII)
+        named.name_zh as grain_name_zh
     from indicator_value
     inner join indicator_catalog as catalog
         on catalog.indicator_code = indicator_value.indicator_code
     cross join run_date
+    left join member_name as named
+        on named.grain = catalog.grain and named.grain_id = indicator_value.grain_id
 )
 
 select * from final
