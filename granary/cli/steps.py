@@ -112,12 +112,9 @@ def run(
     t = bank_arg(tenant)
     day = start
     while day <= end:
-        guard(lambda d=day: pipeline.run_all(t, d))
+        # the range's last publish restates the served days after the range (each day in it is rebuilt)
+        guard(lambda d=day: pipeline.run_all(t, d, restate_later=d == end))
         day += timedelta(days=1)
-    # a rerun of an old day: the later days already served include it
-    later = guard(lambda: pipeline.days_to_restate(t, end))
-    if later:
-        guard(lambda: pipeline.restate(t, end, later))  # type: ignore[arg-type]
 
 
 @app.command()
@@ -129,7 +126,7 @@ def restate(
     ] = False,
 ) -> None:
     """After a corrected old day: rebuild and republish every later served day that includes it
-    (`granary run` does this by itself when it reruns an old day)."""
+    (publishing an old day does this by itself: `granary publish`, `granary run`, Airflow)."""
     from granary.pipeline import run as pipeline
 
     t, rerun = bank_arg(tenant), parse_date(from_)

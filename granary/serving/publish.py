@@ -191,8 +191,7 @@ def _publish(
         if not forward:
             console.print(
                 f"[yellow]![/] {tenant.code} {dt} is older than the day served ({serving_now}), which keeps "
-                f"serving; {dt}'s history was replaced. Later days include {dt} in their periods: "
-                f"`granary restate --tenant {tenant.code} --from {dt}` recomputes them"
+                f"serving; {dt}'s history was replaced"
             )
         elif not _drop_schema(conn, retired, must=False):
             # A reader still holds the old day: harmless, the next publish drops it.
