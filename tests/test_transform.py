@@ -330,7 +330,7 @@ def test_tags_hold_for_the_right_customers(built_warehouse: dict) -> None:
 def test_published_tables_have_the_contract_columns(built_warehouse: dict) -> None:
     contract = {
         "ads_indicator_value": "dt grain grain_id indicator_code indicator_name_zh theme unit value "
-        "grain_name_zh",
+        "grain_name_zh theme_zh",
         "ads_indicator_dict": "indicator_code name_zh name_en theme theme_zh definition_zh definition_en "
         "unit grain atomic_code period modifier kind owner additive value_min value_max",
         "ads_customer_tag": "dt customer_id tag_code tag_name_zh category_zh",

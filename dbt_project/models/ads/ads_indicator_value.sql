@@ -200,7 +200,10 @@ final as (
         cast(indicator_value.value as double) as value,
 
         -- the member's name (none for customers: their names are PII)
-        named.name_zh as grain_name_zh
+        named.name_zh as grain_name_zh,
+
+        -- the theme as bank users read it (信贷, not credit)
+        catalog.theme_zh
     from indicator_value
     inner join indicator_catalog as catalog
         on catalog.indicator_code = indicator_value.indicator_code
