@@ -42,14 +42,20 @@ def test_province_admin_sees_every_bank_on_the_ops_dashboard(
     page.wait_for_timeout(1500)  # ECharts animates its bars for ~1 s: screenshot the end state
     page.screenshot(path=str(artifacts_dir / "province_ops_dashboard.png"), full_page=True)
     assert not [s for s in states if s["error"]], states
-    assert len(states) == CHARTS == 9
+    assert len(states) == CHARTS == 10
     text = page.inner_text("body")
     assert "全省运营监控" in text
     for err in chromium.ERROR_TEXTS:
         assert err not in text
     for facts in superset_stack.banks.values():
         assert facts.tenant.name_zh in text, f"{facts.tenant.code} is not on the ops dashboard"
-    for title in ("各行每日调度运行结果", "数据新鲜度（滞后天数）", "质量校验结果", "隔离行数（按表、规则）"):
+    for title in (
+        "各行每日调度运行结果",
+        "数据新鲜度（滞后天数）",
+        "质量校验结果",
+        "隔离行数（按表、规则）",
+        "各行存储：湖大小与当日增长",
+    ):
         assert title in text
     assert "外部数据使用（按数据商、产品）" in text and "本月外部数据账单（元）" in text
     page.close()

@@ -202,3 +202,22 @@ def test_the_bank_day_row_is_the_mart_as_ops_states_it():
     from granary.province.marts import BankDay
 
     assert [f.name for f in fields(BankDay)] == ops.MARTS["mart_bank_day"].written
+
+
+def test_storage_is_what_the_lake_and_serving_database_hold(refreshed: PublishedDay) -> None:
+    dt = refreshed.dt
+    for tenant in refreshed.tenants:
+        (day,) = _rows("select * from ops.mart_bank_day where tenant = %s and dt = %s", tenant.code, dt)
+        # every file under a dt=<day> partition directory, at whatever depth the layer keeps it
+        day_bytes = sum(
+            os.path.getsize(os.path.join(root, name))
+            for partition, _, _ in os.walk(paths.lake_dir(tenant.code))
+            if os.path.basename(partition) == f"dt={dt}"
+            for root, _, names in os.walk(partition)
+            for name in names
+        )
+        assert day["lake_day_bytes"] == day_bytes > 0
+        assert day["lake_bytes"] > day["lake_day_bytes"]  # the fixture ran earlier days too
+        with admin_connect(serving_database(tenant)) as conn:
+            (size,) = conn.execute("select pg_database_size(current_database())").fetchone()
+        assert 0 < day["serving_bytes"] <= size * 2

@@ -60,7 +60,7 @@ def test_province_admin_reads_every_chart_with_every_bank(ops_ready) -> None:
     assert dashboard["dashboard_title"] == "全省运营监控"
     charts = client.call("GET", f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
     expected = sorted(p.stem for p in (province.TEMPLATES / "charts").glob("*.yaml"))
-    assert len(charts) == len(expected) == 9
+    assert len(charts) == len(expected) == 10
     names = {f.tenant.name_zh for f in ops_ready.banks.values()}
     for chart in charts:
         resp = client.request("GET", f"/api/v1/chart/{chart['id']}/data/")
@@ -70,6 +70,13 @@ def test_province_admin_reads_every_chart_with_every_bank(ops_ready) -> None:
         banks_seen = {r.get("bank_zh") for r in rows} - {None}
         if banks_seen:  # every per-bank chart names each bank of the run
             assert names <= banks_seen, (chart["slice_name"], banks_seen)
+    # Every bank's lake and serving database have a size; the day's partitions added to the lake.
+    [storage] = [c for c in charts if c["slice_name"] == "各行存储：湖大小与当日增长"]
+    sizes = client.call("GET", f"/api/v1/chart/{storage['id']}/data/")["result"][0]["data"]
+    for row in sizes:
+        if row["bank_zh"] in names:
+            assert row["lake_mb"] > 0 and row["serving_mb"] > 0, row
+            assert 0 < row["lake_day_mb"] <= row["lake_mb"], row
     [total] = [c for c in charts if c["slice_name"] == "纳入监控银行数"]
     [row] = client.call("GET", f"/api/v1/chart/{total['id']}/data/")["result"][0]["data"]
     assert row["banks"] >= len(names)

@@ -63,6 +63,9 @@ class BankDay:
     rows_quarantined: int | None = None
     external_records: int | None = None
     external_amount: Decimal | None = None
+    lake_bytes: int | None = None
+    lake_day_bytes: int | None = None
+    serving_bytes: int | None = None
 
 
 @dataclass
@@ -84,6 +87,7 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
             runs = _dag_runs(conn, tenants, dt)
             publishes = _publishes(conn, tenants, dt)
             databases = _existing_databases(conn, tenants)
+            sizes = _database_sizes(conn, tenants)
     except psycopg.Error as exc:
         raise EngineError(
             f"province database {province_database()}: {exc}; run `granary serving init` first"
@@ -100,6 +104,7 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
             _quality(marts, tenant, dt, titles)
             _quarantine(marts, tenant, dt, titles)
             _usage(marts, tenant, dt)
+            _storage(marts, tenant, dt, sizes.get(tenant.code))
             _status(marts.day)
             built.append(marts)
             progress.advance(task)
@@ -143,6 +148,15 @@ def _existing_databases(conn: psycopg.Connection, tenants: list[Tenant]) -> set[
     return {names[n] for (n,) in found}
 
 
+def _database_sizes(conn: psycopg.Connection, tenants: list[Tenant]) -> dict[str, int]:
+    """Bank code -> the size of its serving database, for the banks that have one."""
+    names = {serving_database(t): t.code for t in tenants}
+    found = conn.execute(
+        "select datname, pg_database_size(datname) from pg_database where datname = any(%s)", (list(names),)
+    ).fetchall()
+    return {names[n]: size for n, size in found}
+
+
 def _landing(marts: BankMarts, tenant: Tenant, dt: date, bank_tables: list[str]) -> None:
     folder = paths.landing_dir(tenant.code, dt)
     present = {p.stem for p in folder.iterdir()} if folder.is_dir() else set()
@@ -175,6 +189,16 @@ def _freshness(marts: BankMarts, tenant: Tenant, dt: date, has_db: bool, publish
         return  # database set up, nothing published yet
     if day.serving_dt is not None:
         day.lag_days = (dt - day.serving_dt).days
+
+
+def _storage(marts: BankMarts, tenant: Tenant, dt: date, serving_bytes: int | None) -> None:
+    """The bank's lake size, what the day's partitions added to it, and its serving database's size."""
+    lake = paths.lake_dir(tenant.code)
+    if lake.is_dir():
+        files = [(p, p.stat().st_size) for p in lake.rglob("*") if p.is_file()]
+        marts.day.lake_bytes = sum(size for _, size in files)
+        marts.day.lake_day_bytes = sum(size for p, size in files if f"dt={dt.isoformat()}" in p.parts)
+    marts.day.serving_bytes = serving_bytes
 
 
 def _read_json(path) -> Any:  # noqa: ANN001 - a Path

@@ -57,7 +57,13 @@ class MartTable:
 
     def ddl(self) -> str:
         body = ",\n    ".join([*self.columns, f"primary key ({', '.join(self.key)})"])
-        return f"create table if not exists ops.{self.name} (\n    {body}\n);\n"
+        # a column added to a mart later reaches the tables of existing installations too
+        added = "".join(
+            f"alter table ops.{self.name} add column if not exists {c};\n"
+            for c in self.columns
+            if " not null" not in c
+        )
+        return f"create table if not exists ops.{self.name} (\n    {body}\n);\n{added}"
 
 
 # Rebuilt by `granary ops refresh --date D` (granary.province.marts): a rerun replaces the day's rows of
@@ -90,6 +96,9 @@ MARTS = {
                 "rows_quarantined bigint",
                 "external_records bigint",
                 "external_amount numeric(18, 2)",
+                "lake_bytes bigint",  # the bank's lake (ODS, DWD, quarantine) after dt
+                "lake_day_bytes bigint",  # what dt's partitions added to it: the day's growth
+                "serving_bytes bigint",  # the bank's serving database, history included
                 "refreshed_at timestamptz not null default now()",
             ),
             key=("tenant", "dt"),
