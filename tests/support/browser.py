@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
 ]
 # Tall enough that every chart of a bank dashboard is in view (Superset draws charts as they scroll in).
 VIEWPORT = {"width": 1400, "height": 4200}
+SETTLE_SECONDS = 1.0
 ERROR_TEXTS = ("Unexpected error", "意外错误", "Traceback", "Network error", "网络错误")
 
 # Per chart holder: drawn (canvas / table / big number), still loading, empty, or showing an error.
@@ -84,16 +85,23 @@ def open_dashboard(page: Page, url: str, charts: int, timeout_s: float = 90) -> 
     page.goto(url)
     deadline = time.monotonic() + timeout_s
     states: list[dict] = []
+    drawn_at: float | None = None
     try:
         while time.monotonic() < deadline:
             states = page.evaluate(CHART_STATES_JS)
             if any(s["error"] for s in states):
                 break
             if len(states) == charts and all(s["drawn"] and not s["loading"] for s in states):
-                break
+                drawn_at = drawn_at or time.perf_counter()
+                # Drawn must hold a moment: a dashboard may mount its grid again (and redraw every
+                # chart) once its filter bar has loaded.
+                if time.perf_counter() - drawn_at >= SETTLE_SECONDS:
+                    break
+            else:
+                drawn_at = None
             time.sleep(0.05)
         else:
-            raise AssertionError(f"{url}: charts not drawn within {timeout_s}s: {states}")
-        return Render(time.perf_counter() - started, states, cached, rows)
+            raise AssertionError(f"{url}: charts not drawn (and staying drawn) within {timeout_s}s: {states}")
+        return Render((drawn_at or time.perf_counter()) - started, states, cached, rows)
     finally:
         page.remove_listener("response", on_response)
