@@ -120,10 +120,10 @@ def _fill_history(tenant, days: int) -> int:
     served = serving_day(tenant)
     schema = tenant.history_schema
     with admin_connect(serving_database(tenant), autocommit=True) as conn:
-        source = sql.Identifier(schema, f"{history.SERIES_TABLE}_p{served:%Y%m%d}")
+        source = sql.Identifier(schema, history.partition_name(served))
         for k in range(1, days + 1):
             day = served - timedelta(days=k)
-            name = f"{history.SERIES_TABLE}_p{day:%Y%m%d}"
+            name = history.partition_name(day)
             if conn.execute("select to_regclass(%s)", (f"{schema}.{name}",)).fetchone()[0]:
                 continue
             with conn.transaction():
@@ -140,14 +140,7 @@ def _fill_history(tenant, days: int) -> int:
                     (day,),
                 )
                 conn.execute(sql.SQL("create index on {} (indicator_code, grain, grain_id)").format(target))
-                conn.execute(
-                    sql.SQL("alter table {} attach partition {} for values from ({}) to ({})").format(
-                        sql.Identifier(schema, history.SERIES_TABLE),
-                        target,
-                        sql.Literal(day),
-                        sql.Literal(day + timedelta(days=1)),
-                    )
-                )
+                history.attach_partition(conn, tenant, name, day)
                 conn.execute(
                     sql.SQL(
                         "insert into {} (publish_id, dt, published_at, row_count)"

@@ -35,8 +35,20 @@ _PARTITION = re.compile(rf"^{SERIES_TABLE}_p(\d{{8}})$")
 _REPLACED = re.compile(rf"^{SERIES_TABLE}_p(\d{{8}})_v(\d+)$")
 
 
-def _partition(dt: date) -> str:
+def partition_name(dt: date) -> str:
     return f"{SERIES_TABLE}_p{dt:%Y%m%d}"
+
+
+def attach_partition(conn: psycopg.Connection, tenant: Tenant, name: str, dt: date) -> None:
+    """Attach table `name` of the history schema as the day's partition."""
+    conn.execute(
+        sql.SQL("alter table {} attach partition {} for values from ({}) to ({})").format(
+            sql.Identifier(tenant.history_schema, SERIES_TABLE),
+            sql.Identifier(tenant.history_schema, name),
+            sql.Literal(dt),
+            sql.Literal(dt + timedelta(days=1)),
+        )
+    )
 
 
 def ensure_history(conn: psycopg.Connection, tenant: Tenant) -> None:
@@ -77,7 +89,7 @@ def stage_day(
     """Copy the day's non-customer indicator values from the warehouse into a new table beside the
     history, shaped to be attached as the day's partition (index built, CHECK so attaching skips the
     scan). Runs in publish's staging transaction."""
-    staged = sql.Identifier(tenant.history_schema, _partition(dt) + "_new")
+    staged = sql.Identifier(tenant.history_schema, partition_name(dt) + "_new")
     conn.execute(
         sql.SQL("create table {} (like {} including all, check (dt = {}))").format(
             staged, sql.Identifier(tenant.history_schema, SERIES_TABLE), sql.Literal(dt)
@@ -103,7 +115,7 @@ def swap_day(conn: psycopg.Connection, tenant: Tenant, dt: date, publish_id: int
     """Inside publish's swap transaction: the staged partition replaces the day's old one, which is
     set aside as `..._v<its publish id>` for `keep_replaced`; the bank's publish log records both."""
     schema = tenant.history_schema
-    name = _partition(dt)
+    name = partition_name(dt)
 
     def run(statement: str, *identifiers: str, params: tuple = ()) -> psycopg.Cursor:
         return conn.execute(
@@ -126,14 +138,7 @@ def swap_day(conn: psycopg.Connection, tenant: Tenant, dt: date, publish_id: int
             sql.Identifier(schema, f"{name}_new"), sql.Identifier(name)
         )
     )
-    conn.execute(
-        sql.SQL("alter table {} attach partition {} for values from ({}) to ({})").format(
-            sql.Identifier(schema, SERIES_TABLE),
-            sql.Identifier(schema, name),
-            sql.Literal(dt),
-            sql.Literal(dt + timedelta(days=1)),
-        )
-    )
+    attach_partition(conn, tenant, name, dt)
     run(
         "update {} set replaced_at = now(), replaced_by = %s where dt = %s and replaced_at is null",
         "publish_log",
@@ -186,9 +191,10 @@ def expire(conn: psycopg.Connection, tenant: Tenant, retention_days: int) -> lis
     dropped = []
     for (name,) in _tables(conn, tenant, f"{SERIES_TABLE}\\_p%"):
         match = _PARTITION.match(name)
-        if match and datetime.strptime(match.group(1), "%Y%m%d").date() <= cutoff:
+        day = datetime.strptime(match.group(1), "%Y%m%d").date() if match else None
+        if day and day <= cutoff:
             conn.execute(sql.SQL("drop table {}").format(sql.Identifier(schema, name)))
-            dropped.append(datetime.strptime(match.group(1), "%Y%m%d").date())
+            dropped.append(day)
     for table in (RESTATED_TABLE, "publish_log"):
         conn.execute(
             sql.SQL("delete from {} where dt <= %s").format(sql.Identifier(schema, table)), (cutoff,)
@@ -311,18 +317,12 @@ def audit_day(tenant: Tenant, dt: date, indicator: str | None) -> tuple[list[Ver
     """What was published for the day and when, and (for one indicator) each version's values."""
     try:
         with admin_connect(serving_database(tenant)) as conn:
-            if (
-                conn.execute("select to_regclass(%s)", (f"{tenant.history_schema}.publish_log",)).fetchone()[
-                    0
-                ]
-                is None
-            ):
+            days = _served_days(conn, tenant)
+            if not days:
                 raise DataError(f"{tenant.code}: nothing published yet; run `granary publish` first")
             found = versions(conn, tenant, dt)
             if not found:
-                days = served_days(conn, tenant)
-                span = f"{days[0]} to {days[-1]}" if days else "none"
-                raise DataError(f"{tenant.code} {dt}: never published (days served: {span})")
+                raise DataError(f"{tenant.code} {dt}: never published (days served: {days[0]} to {days[-1]})")
             return found, values(conn, tenant, dt, indicator) if indicator else []
     except psycopg.OperationalError as exc:
         raise EngineError(
