@@ -86,7 +86,6 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
             ops.ensure_schema(conn)
             runs = _dag_runs(conn, tenants, dt)
             publishes = _publishes(conn, tenants, dt)
-            databases = _existing_databases(conn, tenants)
             sizes = _database_sizes(conn, tenants)
     except psycopg.Error as exc:
         raise EngineError(
@@ -100,7 +99,7 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
             marts = BankMarts(BankDay(tenant.code, tenant.name_zh, dt, landing_expected=len(bank_tables)))
             _landing(marts, tenant, dt, bank_tables)
             _dag(marts, runs.get(tenant.code, []))
-            _freshness(marts, tenant, dt, tenant.code in databases, publishes.get(tenant.code))
+            _freshness(marts, tenant, dt, tenant.code in sizes, publishes.get(tenant.code))
             _quality(marts, tenant, dt, titles)
             _quarantine(marts, tenant, dt, titles)
             _usage(marts, tenant, dt)
@@ -141,15 +140,9 @@ def _publishes(conn: psycopg.Connection, tenants: list[Tenant], dt: date) -> dic
     return dict(rows)
 
 
-def _existing_databases(conn: psycopg.Connection, tenants: list[Tenant]) -> set[str]:
-    """Banks whose serving database exists (the others have never been set up, or were removed)."""
-    names = {serving_database(t): t.code for t in tenants}
-    found = conn.execute("select datname from pg_database where datname = any(%s)", (list(names),)).fetchall()
-    return {names[n] for (n,) in found}
-
-
 def _database_sizes(conn: psycopg.Connection, tenants: list[Tenant]) -> dict[str, int]:
-    """Bank code -> the size of its serving database, for the banks that have one."""
+    """Bank code -> the size of its serving database, for the banks that have one (the others have
+    never been set up, or were removed)."""
     names = {serving_database(t): t.code for t in tenants}
     found = conn.execute(
         "select datname, pg_database_size(datname) from pg_database where datname = any(%s)", (list(names),)
