@@ -2,7 +2,8 @@
 then day 1's loan extract is corrected and `granary run --date D1` reruns it: every other DWD
 partition stays byte-identical, the served history of day 1 changes by exactly the correction, the
 later days' period values that include day 1 are recomputed (the rerun restates them), serving still
-serves day 3, and `granary history` shows both versions of day 1 with their publish times.
+serves day 3, and `granary history` shows both versions of day 1 with their publish times. Then
+the three days built from scratch (no DWS day history in the lake) equal the incremental result.
 
 The backfill has its own data root and serving database, so the session's published day
 (day_fixtures) is neither read nor overwritten; it shares the session's Spark server and secrets.
@@ -14,12 +15,14 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from granary.catalog.sources import contracts
@@ -171,3 +174,45 @@ def test_backfill_then_correct_the_first_day(backfill_env: dict[str, str]) -> No
     by_version = {v["publish_id"]: v["value"] for v in audit["values"]}
     assert by_version[first["publish_id"]] == pytest.approx(before_values[(DAYS[0], "LOAN_BAL__D__BANK")])
     assert by_version[second["publish_id"]] == pytest.approx(after_values[(DAYS[0], "LOAN_BAL__D__BANK")])
+
+
+def test_a_from_scratch_build_equals_the_incremental_one(
+    backfill_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """After the correction (the test above), the three days built again in order from DWD alone, in
+    a lake without the DWS day history, give every served indicator value of every day (bank, branch,
+    manager, village) and every value of the last day (customers too) at relative 1e-9."""
+    served_rows = _served_values()
+    assert {dt for dt, *_ in served_rows} == set(DAYS), "run the backfill test first"
+    scratch = tmp_path_factory.mktemp("from-scratch")
+    shutil.copytree(paths.lake_dir(BANK), scratch / "lake" / BANK, ignore=shutil.ignore_patterns("dws"))
+    env = {**backfill_env, "GRANARY_DATA": str(scratch), "GRANARY_RUN_DIR": str(scratch / "run")}
+    from_scratch: dict[tuple, float | None] = {}
+    for day in DAYS:
+        granary(env, "transform", "--tenant", BANK, "--date", str(day))
+        with duckdb.connect(str(scratch / "warehouse" / f"{BANK}.duckdb"), read_only=True) as wh:
+            rows = wh.execute(
+                "select dt, grain, grain_id, indicator_code, value from ads_indicator_value"
+            ).fetchall()
+        from_scratch.update({tuple(r[:4]): r[4] for r in rows})
+    with duckdb.connect(str(paths.warehouse_db(BANK)), read_only=True) as wh:
+        last_day = wh.execute(
+            "select dt, grain, grain_id, indicator_code, value from ads_indicator_value"
+        ).fetchall()
+    incremental = {tuple(r[:4]): r[4] for r in served_rows + last_day}
+    assert set(incremental) <= set(from_scratch)
+    assert len(incremental) > 10_000
+    differ = [
+        (key, value, from_scratch[key])
+        for key, value in incremental.items()
+        if (value is None) != (from_scratch[key] is None)
+        or (value is not None and from_scratch[key] != pytest.approx(value, rel=1e-9, abs=1e-9))
+    ]
+    assert not differ, differ[:10]
+
+
+def _served_values() -> list[tuple]:
+    with tenant_connect(get_tenant(BANK)) as conn:
+        return conn.execute(
+            "select dt, grain, grain_id, indicator_code, value from ads_indicator_series"
+        ).fetchall()

@@ -223,6 +223,8 @@ def built_warehouse(granary_env: Path) -> Iterator[dict]:
         write_dwd_fixture()
         from granary.pipeline.transform import transform
 
+        for earlier in DAYS[:-1]:  # the nights before: a build chains from the lake's earlier days
+            transform(BANK, earlier)
         started = time.perf_counter()
         transform(BANK, RUN_DT)
         seconds = time.perf_counter() - started
@@ -399,6 +401,11 @@ def test_failed_build_leaves_the_warehouse_untouched(built_warehouse: dict, gran
         assert "tbank" in str(failure.value) and "skipped" in str(failure.value)
         assert (db.stat().st_mtime_ns, query(db, "select count(*) from ads_indicator_value")) == before
         assert not list(db.parent.glob(".*.building.duckdb*"))
+        # nor a day of DWS history a later build would chain from
+        assert sorted(p.name for p in paths.dws_dir(BANK.code).glob("*/dt=*")) == sorted(
+            f"dt={d}" for d in DAYS for _ in paths.dws_dir(BANK.code).glob("*/")
+        )
+        assert not list(paths.dws_dir(BANK.code).glob(".*.building"))
     finally:
         for table in ("customer", "loan", "deposit_account"):
             dest = paths.partition(paths.dwd_table(BANK.code, table), bad_day)

@@ -1,19 +1,15 @@
 {#
-  The bank's DWD Parquet table as a subquery: the dt partitions of the look-back window, with `dt`
-  as a date column. Layout (the shared data contract): <lake_root>/<tenant>/dwd/<table>/dt=<YYYY-MM-DD>/
-  Only days up to the business date are read, so rebuilding an old day never sees later days, and
-  only as far back as the longest period needs (a year and a day: year-on-year's base day).
-  The call to source() is only for lineage: the DWD tables are files, not warehouse tables.
+  The bank's DWD Parquet table as a subquery: the business date's dt partition, and the days_before
+  days before it for a model that looks back over a window of events (the last 30 days' activity),
+  with `dt` as a date column. Layout (the shared data contract):
+  <lake_root>/<tenant>/dwd/<table>/dt=<YYYY-MM-DD>/. A build reads a fixed number of days whatever
+  the lake holds: longer periods come from the lake's day history (macros/lake_history.sql), never
+  from re-reading DWD. The call to source() is only for lineage: the DWD tables are files.
 #}
-{% macro dwd_source(table) -%}
+{% macro dwd_source(table, days_before=0) -%}
   {%- do source('dwd', table) -%}
   (select * from {{ adapter.dispatch('dwd_files', 'granary')(table) }} as dwd_file
-   where cast(dt as date) between {{ add_days(run_date(), -lookback_days()) }} and {{ run_date() }})
-{%- endmacro %}
-
-{# Days before the business date a build reads: year-on-year compares with 366 days back at most. #}
-{% macro lookback_days() -%}
-  {{ return(366) }}
+   where cast(dt as date) between {{ add_days(run_date(), -days_before) }} and {{ run_date() }})
 {%- endmacro %}
 
 {% macro dwd_path(table) -%}

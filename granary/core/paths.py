@@ -32,6 +32,16 @@ def quarantine_table(tenant: str, table: str) -> Path:
     return lake_dir(tenant) / "quarantine" / table
 
 
+def dws_dir(tenant: str) -> Path:
+    """The DWS day history dbt appends to (models tagged lake_history, one dir per model)."""
+    return lake_dir(tenant) / "dws"
+
+
+def dws_staging(tenant: str, model: str, dt: date) -> Path:
+    """Where a build writes a history model's day before transform moves it in (macros/lake_history.sql)."""
+    return dws_dir(tenant) / f".{model}.dt={dt.isoformat()}.building"
+
+
 def partition(table_dir: Path, dt: date) -> Path:
     return table_dir / f"dt={dt.isoformat()}"
 

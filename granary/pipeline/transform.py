@@ -27,6 +27,7 @@ from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import DataError, EngineError
 from granary.core.tenants import Tenant
+from granary.pipeline import dws_history
 
 DWD_TABLES = ("customer", "deposit_account", "loan")
 FAILED = {"error", "fail", "runtime error"}
@@ -91,8 +92,9 @@ def read_run_results(path: Path) -> list[NodeResult]:
     ]
 
 
-def _invoke_dbt(args: list[str], label: str, dt: date) -> tuple[bool, BaseException | None]:
+def _invoke_dbt(args: list[str], label: str, dt: date, lake_days: str) -> tuple[bool, BaseException | None]:
     os.environ["GRANARY_DBT_DT"] = dt.isoformat()  # the business_date() macro reads it
+    os.environ["GRANARY_DBT_LAKE_DAYS"] = lake_days  # and lake_days() this
     try:
         return _invoke_dbt_runner(args, label)
     finally:
@@ -192,9 +194,11 @@ def transform(tenant: Tenant, dt: date) -> None:
         "--log-path", str(runs / "logs"),
         "--quiet",
     ]  # fmt: skip
+    lake_days = dws_history.prepare(tenant.code, dt)
+    committed = False
     started = time.perf_counter()
     try:
-        ok, exc = _invoke_dbt(args, f"dbt build {tenant.code} {dt} [{target}]", dt)
+        ok, exc = _invoke_dbt(args, f"dbt build {tenant.code} {dt} [{target}]", dt, lake_days)
         seconds = time.perf_counter() - started
         if not run_results.exists():
             kind = EngineError if target == "spark" else DataError
@@ -213,6 +217,8 @@ def transform(tenant: Tenant, dt: date) -> None:
                 f"the warehouse {warehouse} was left as it was.\n{lines or exc}\n"
                 f"Details: {runs / 'logs' / 'dbt.log'}, compiled SQL under {runs / 'target' / 'run'}"
             )
+        dws_history.commit(tenant.code, dt)
+        committed = True
         if target == "duckdb":
             # a WAL left by a crashed writer of the old file must not be replayed onto the new one
             warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
@@ -225,3 +231,5 @@ def transform(tenant: Tenant, dt: date) -> None:
     finally:
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
+        if not committed:
+            dws_history.discard(tenant.code, dt)

@@ -1,79 +1,71 @@
--- When each customer gained and lost each tag: one row per customer, tag and holding spell over the
--- lake days of the build's window (the days dws_customer__daily holds, up to the business date).
--- A spell is a run of consecutive lake days on which the tag held. gained_dt is its first day (when
--- that is the window's first day the tag may have held before: held_since_window_start), lost_dt the
--- first lake day after it on which the tag no longer held (null while it still holds on the business
--- date). A customer missing from a day's snapshot holds no tag that day.
+-- When each customer gained and lost each tag: one row per customer, tag and holding spell, chained
+-- from the previous lake day's spells (the lake's day history of this model) and the business date's
+-- tags, so a build reads one earlier day whatever the lake holds.
+-- A spell is a run of consecutive lake days on which the tag held. gained_dt is its first day (the
+-- lake's first day, held_since_window_start, means it may have held before), lost_dt the first lake
+-- day on which it no longer held (null while it holds on the business date). A customer missing from
+-- a day's snapshot holds no tag that day. Spells lost more than a year ago are dropped.
+
+{{ config(tags=['lake_history'], post_hook="{{ write_lake_history() }}") }}
+
+{%- set previous_day = lake_day_before(modules.datetime.date.fromisoformat(business_date())) %}
 
 with
 
 tag_daily as (
     select * from {{ ref('profile_tag__daily') }}
-),
-
-customer_daily as (
-    select * from {{ ref('dws_customer__daily') }}
+    where dt = {{ run_date() }}
 ),
 
 tag_catalog as (
     select * from {{ ref('tag_catalog') }}
 ),
 
-lake_days as (
-    select
-        dt,
-        row_number() over (order by dt) as day_no
-    from (select distinct dt from customer_daily) as distinct_days
+previous_spell as (
+    select * from {{ lake_history('ads_customer_tag_history', [previous_day] if previous_day else [], tag_history_columns()) }} as history
 ),
 
-window_bounds as (
-    select min(dt) as first_dt, max(day_no) as last_day_no
-    from lake_days
+open_spell as (
+    select * from previous_spell where is_current
 ),
 
--- consecutive days of a spell share day_no minus their rank within the customer's tag
-held_days as (
+-- open spells the business date extends or ends, and the tags it starts
+spell as (
     select
-        tag_daily.customer_id,
-        tag_daily.tag_code,
-        tag_daily.dt,
-        lake_days.day_no,
-        lake_days.day_no - row_number() over (
-            partition by tag_daily.customer_id, tag_daily.tag_code order by tag_daily.dt
-        ) as spell_key
-    from tag_daily
-    inner join lake_days on lake_days.dt = tag_daily.dt
-),
-
-spells as (
-    select
-        customer_id,
-        tag_code,
-        min(dt) as gained_dt,
-        max(dt) as last_held_dt,
-        count(*) as days_held,
-        max(day_no) as last_day_no
-    from held_days
-    group by customer_id, tag_code, spell_key
+        coalesce(open_spell.customer_id, today.customer_id) as customer_id,
+        coalesce(open_spell.tag_code, today.tag_code) as tag_code,
+        coalesce(open_spell.gained_dt, {{ run_date() }}) as gained_dt,
+        case when today.tag_code is null then {{ run_date() }} end as lost_dt,
+        case when today.tag_code is null then open_spell.last_held_dt else {{ run_date() }} end as last_held_dt,
+        coalesce(open_spell.days_held, 0) + case when today.tag_code is null then 0 else 1 end as days_held,
+        coalesce(open_spell.held_since_window_start, {{ 'false' if previous_day else 'true' }})
+            as held_since_window_start
+    from open_spell
+    full outer join tag_daily as today
+        on today.customer_id = open_spell.customer_id
+        and today.tag_code = open_spell.tag_code
+    union all
+    select customer_id, tag_code, gained_dt, lost_dt, last_held_dt, days_held, held_since_window_start
+    from previous_spell
+    where not is_current
+        and lost_dt > {{ add_days(run_date(), -366) }}
 ),
 
 final as (
     select
         {{ run_date() }} as dt,
-        spells.customer_id,
-        spells.tag_code,
+        spell.customer_id,
+        spell.tag_code,
         tag_catalog.name_zh as tag_name_zh,
         tag_catalog.category_zh,
-        spells.gained_dt,
-        next_day.dt as lost_dt,
-        spells.last_held_dt,
-        spells.days_held,
-        spells.gained_dt = window_bounds.first_dt as held_since_window_start,
-        next_day.dt is null as is_current
-    from spells
-    cross join window_bounds
-    inner join tag_catalog on tag_catalog.tag_code = spells.tag_code
-    left join lake_days as next_day on next_day.day_no = spells.last_day_no + 1
+        spell.gained_dt,
+        spell.lost_dt,
+        spell.last_held_dt,
+        cast(spell.days_held as {{ dbt.type_bigint() }}) as days_held,
+        spell.held_since_window_start,
+        spell.lost_dt is null as is_current
+    from spell
+    inner join tag_catalog on tag_catalog.tag_code = spell.tag_code
 )
 
 select * from final

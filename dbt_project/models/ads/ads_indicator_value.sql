@@ -1,11 +1,25 @@
 -- Every catalogued indicator for the business date at every member of its grain.
 -- Derived indicators aggregate a DWS measure over their period's window; composites divide their
 -- parts. Both are driven by the catalog seeds: no SQL here names an indicator.
+-- A window's total is the difference of two running totals of dws_measure__history (the business
+-- date's and the last lake day's before the window starts), so a build reads a fixed handful of the
+-- lake's days, not the year behind it (macros/periods.sql says which).
+
+{%- set bounds = period_bounds() %}
 
 with
 
 measure_daily as (
     select * from {{ ref('dws_measure__grain_daily') }}
+    where dt = {{ run_date() }}
+),
+
+measure_history as (
+    select dt, grain, grain_id, fact, measure, segment, value, cum_value
+    from {{ ref('dws_measure__history') }}
+    union all
+    select dt, grain, grain_id, fact, measure, segment, value, cum_value
+    from {{ lake_history('dws_measure__history', period_history_days(bounds), measure_history_columns()) }} as history
 ),
 
 indicator_catalog as (
@@ -20,22 +34,23 @@ member_name as (
     select * from {{ ref('ads_grain_member') }}
 ),
 
-run_date as (
+-- per window of the catalog: the day before it starts, its days with data, its base day
+period_bound as (
+    {%- for b in bounds %}
     select
-        {{ run_date() }} as run_dt,
-        {{ first_day('month', run_date()) }} as month_start,
-        {{ first_day('quarter', run_date()) }} as quarter_start,
-        {{ first_day('year', run_date()) }} as year_start,
-        cast({{ dbt.dateadd('year', -1, run_date()) }} as date) as year_ago
+        '{{ b.window_type }}' as window_type,
+        {{ b.window_days if b.window_days is not none else 'null' }} as window_days,
+        {{ date_literal(b.start_before_dt) }} as start_before_dt,
+        {{ b.days_with_data }} as days_with_data,
+        {{ date_literal(b.base_dt) }} as base_dt,
+        {{ 1 if b.has_base_day else 0 }} as has_base_day
+    union all
+    {%- endfor %}
+    select 'none', null, cast(null as date), 0, cast(null as date), 0 where 1 = 0
 ),
 
--- the days the lake holds: period averages divide by these, not by calendar days
-lake_day as (
-    select distinct dt from measure_daily
-),
-
--- per derived indicator: the window [window_start, run_dt] it sums or averages over, or the base day
--- it compares with
+-- per derived indicator: its window's bounds; none without its base day ("no value when that day
+-- is missing")
 derived_spec as (
     select
         catalog.indicator_code,
@@ -44,37 +59,16 @@ derived_spec as (
         catalog.measure,
         catalog.segment,
         catalog.agg,
-        run_date.run_dt,
-        case catalog.window_type
-            when 'day' then run_date.run_dt
-            when 'month_to_date' then run_date.month_start
-            when 'quarter_to_date' then run_date.quarter_start
-            when 'year_to_date' then run_date.year_start
-            when 'last_n_days' then {{ add_days('run_date.run_dt', '1 - catalog.window_days') }}
-            else run_date.run_dt
-        end as window_start,
-        case catalog.window_type
-            when 'change_since_month_start' then {{ add_days('run_date.month_start', '-1') }}
-            when 'change_since_year_start' then {{ add_days('run_date.year_start', '-1') }}
-            when 'year_start_value' then {{ add_days('run_date.year_start', '-1') }}
-            when 'change_year_on_year' then run_date.year_ago
-        end as base_dt
+        {{ run_date() }} as run_dt,
+        bound.start_before_dt,
+        bound.days_with_data,
+        bound.base_dt
     from indicator_catalog as catalog
-    cross join run_date
+    inner join period_bound as bound
+        on bound.window_type = catalog.window_type
+        and coalesce(bound.window_days, -1) = coalesce(catalog.window_days, -1)
     where catalog.kind = 'derived'
-),
-
--- per indicator: days with data in its window, and whether the run day and base day are there
-window_coverage as (
-    select
-        spec.indicator_code,
-        count(distinct case when lake_day.dt between spec.window_start and spec.run_dt then lake_day.dt end)
-            as days_with_data,
-        max(case when lake_day.dt = spec.run_dt then 1 else 0 end) as has_run_day,
-        max(case when lake_day.dt = spec.base_dt then 1 else 0 end) as has_base_day
-    from derived_spec as spec
-    cross join lake_day
-    group by spec.indicator_code
+        and bound.has_base_day = 1
 ),
 
 -- the members of each grain on the run day: every member any fact has a row for, and the bank
@@ -83,8 +77,6 @@ grain_member as (
         measure_daily.grain,
         measure_daily.grain_id
     from measure_daily
-    inner join run_date
-        on measure_daily.dt = run_date.run_dt
     where measure_daily.grain <> 'bank'
     union all
     select
@@ -102,57 +94,52 @@ derived_grid as (
         on grain_member.grain = spec.grain
 ),
 
+-- the member's rows of the history on the days its window needs
 windowed as (
     select
         grid.indicator_code,
         grid.grain_id,
         grid.agg,
         grid.run_dt,
-        grid.window_start,
+        grid.start_before_dt,
+        grid.days_with_data,
         grid.base_dt,
-        daily.dt,
-        daily.value
+        history.dt,
+        history.value,
+        history.cum_value
     from derived_grid as grid
-    left join measure_daily as daily
-        on daily.grain = grid.grain
-        and daily.grain_id = grid.grain_id
-        and daily.fact = grid.fact
-        and daily.measure = grid.measure
-        and daily.segment = grid.segment
-        and (daily.dt between grid.window_start and grid.run_dt or daily.dt = grid.base_dt)
+    left join measure_history as history
+        on history.grain = grid.grain
+        and history.grain_id = grid.grain_id
+        and history.fact = grid.fact
+        and history.measure = grid.measure
+        and history.segment = grid.segment
+        and (history.dt = grid.run_dt or history.dt = grid.start_before_dt or history.dt = grid.base_dt)
 ),
 
 derived_value as (
     select
-        windowed.indicator_code,
-        windowed.grain_id,
-        -- sums and differences stay exact decimals; only the average divides, as a double
-        case windowed.agg
+        indicator_code,
+        grain_id,
+        -- running totals and differences stay exact decimals; only the average divides, as a double
+        case agg
             when 'last' then
-                cast(coalesce(sum(case when windowed.dt = windowed.run_dt then windowed.value end), 0) as double)
+                cast(coalesce(sum(case when dt = run_dt then value end), 0) as double)
             when 'sum' then
-                cast(coalesce(sum(case when windowed.dt >= windowed.window_start then windowed.value end), 0)
-                    as double)
+                cast({{ window_total() }} as double)
             when 'avg' then
-                cast(coalesce(sum(case when windowed.dt >= windowed.window_start then windowed.value end), 0)
-                    as double)
-                / max(coverage.days_with_data)
+                cast({{ window_total() }} as double) / max(days_with_data)
             when 'change' then
                 cast(
-                    coalesce(sum(case when windowed.dt = windowed.run_dt then windowed.value end), 0)
-                    - coalesce(sum(case when windowed.dt = windowed.base_dt then windowed.value end), 0)
+                    coalesce(sum(case when dt = run_dt then value end), 0)
+                    - coalesce(sum(case when dt = base_dt then value end), 0)
                     as double
                 )
             when 'base' then
-                cast(coalesce(sum(case when windowed.dt = windowed.base_dt then windowed.value end), 0) as double)
+                cast(coalesce(sum(case when dt = base_dt then value end), 0) as double)
         end as value
     from windowed
-    inner join window_coverage as coverage
-        on coverage.indicator_code = windowed.indicator_code
-    -- no value without the run day's data, nor a comparison without its base day
-    where coverage.has_run_day = 1
-        and (windowed.base_dt is null or coverage.has_base_day = 1)
-    group by windowed.indicator_code, windowed.grain_id, windowed.agg
+    group by indicator_code, grain_id, agg
 ),
 
 composite_size as (
@@ -186,7 +173,7 @@ indicator_value as (
 final as (
     select
         -- grain
-        run_date.run_dt as dt,
+        {{ run_date() }} as dt,
         catalog.grain,
         indicator_value.grain_id,
         indicator_value.indicator_code,
@@ -207,7 +194,6 @@ final as (
     from indicator_value
     inner join indicator_catalog as catalog
         on catalog.indicator_code = indicator_value.indicator_code
-    cross join run_date
     left join member_name as named
         on named.grain = catalog.grain and named.grain_id = indicator_value.grain_id
 )

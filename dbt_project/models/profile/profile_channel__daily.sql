@@ -12,15 +12,15 @@ bank_card as (
 ),
 
 mobile_banking_user as (
-    select * from {{ dwd_source('mobile_banking_user') }} as mobile_banking_user
+    select * from {{ dwd_source('mobile_banking_user', days_before=29) }} as mobile_banking_user
 ),
 
 mobile_banking_activity as (
-    select * from {{ dwd_source('mobile_banking_activity') }} as mobile_banking_activity
+    select * from {{ dwd_source('mobile_banking_activity', days_before=29) }} as mobile_banking_activity
 ),
 
 account_transaction as (
-    select * from {{ dwd_source('transaction') }} as account_transaction
+    select * from {{ dwd_source('transaction', days_before=29) }} as account_transaction
 ),
 
 customer_days as (

@@ -1,5 +1,6 @@
 -- Each customer's external data per day, matched on the resident-ID token: the latest record known by
--- the day (records arrive on some days only, so the profile keeps the last one received) of the
+-- the day (records arrive on some days only: models/dws/external keeps the newest received, chained
+-- from day to day) of the
 -- credit report, enterprise tax, government data (social security, housing fund, property,
 -- utilities), telecom and card spending; court cases are counted over every record received.
 
@@ -10,27 +11,27 @@ customer as (
 ),
 
 ext_credit_report as (
-    select * from {{ dwd_source('ext_credit_report') }} as ext_credit_report
+    select * from {{ ref('dws_external__credit_report') }} as ext_credit_report
 ),
 
 ext_litigation as (
-    select * from {{ dwd_source('ext_litigation') }} as ext_litigation
+    select * from {{ ref('dws_external__litigation') }} as ext_litigation
 ),
 
 ext_enterprise_tax as (
-    select * from {{ dwd_source('ext_enterprise_tax') }} as ext_enterprise_tax
+    select * from {{ ref('dws_external__enterprise_tax') }} as ext_enterprise_tax
 ),
 
 ext_government as (
-    select * from {{ dwd_source('ext_government') }} as ext_government
+    select * from {{ ref('dws_external__government') }} as ext_government
 ),
 
 ext_telecom as (
-    select * from {{ dwd_source('ext_telecom') }} as ext_telecom
+    select * from {{ ref('dws_external__telecom') }} as ext_telecom
 ),
 
 ext_card_consumption as (
-    select * from {{ dwd_source('ext_card_consumption') }} as ext_card_consumption
+    select * from {{ ref('dws_external__card_consumption') }} as ext_card_consumption
 ),
 
 customer_days as (
