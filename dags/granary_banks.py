@@ -9,6 +9,7 @@ Spark, dbt and Great Expectations live in another virtualenv; tasks reach them t
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -44,8 +45,11 @@ def record_run(context, code: str, state: str) -> None:  # noqa: ANN001 - Airflo
     args = ["ops", "record-run", "--tenant", code, "--date", context["ds"]]
     args += ["--dag-id", ti.dag_id, "--run-id", ti.run_id, "--state", state]
     if state == "failed":
-        reason = str(context.get("exception") or "").splitlines() or ["(no exception)"]
+        text = str(context.get("exception") or "")
+        reason = text.splitlines() or ["(no exception)"]
         args += ["--failed-task", ti.task_id, "--reason", reason[0][:1000]]
+        if exited := re.search(r"granary exited (\d+)", text):  # GranaryStep's words
+            args += ["--exit-code", exited.group(1)]
     done = granary(*args)
     if done.returncode != 0:
         log.warning("could not record the run in ops.dag_run: %s", (done.stderr or done.stdout)[-1000:])
@@ -76,6 +80,9 @@ def _doc_md(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> st
 
 {bank.get("county_zh", "")} · 每日批处理 / nightly batch. Logical date = business date (UTC).
 
+- `provision`: 开户准备：本行服务库与登录角色、密钥、Airflow 资源池、Superset 看板，缺什么建什么
+  (`granary tenant add {code}`). Creates what the bank needs and is missing, so adding
+  `tenants/{code}.yaml` is the whole onboarding.
 - {ingest}: Spark，落地区 CSV → ODS Parquet（类型化，带血缘列）.
   Landing CSV → typed ODS Parquet with lineage columns.
 - {clean}: Spark，ODS → DWD（代码标准化、去重、PII 令牌化），坏行进入隔离区.
@@ -93,11 +100,12 @@ def _doc_md(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> st
 - `refresh`: 预热本行 Superset 看板 (`granary superset refresh`；未部署 Superset 时跳过).
   Warms the bank's dashboards (a no-op where Superset was never set up).
 
-**告警 / alerts.** 任务最终失败时记录 (行, 日期, 失败任务, 原因) 到全省 `ops.dag_run`；
-`refresh` 成功即记录本次运行成功. The first task to fail for good records
-(bank, day, task, reason) in the province's `ops.dag_run` with `granary ops record-run`;
-the last task's success records the run's success. The reason is also the last line of
-the failed task's log.
+**告警 / alerts.** 任务最终失败时记录 (行, 日期, 失败任务, 原因) 到全省 `ops.dag_run`，
+并按本行 `contact` 与全省渠道发出告警（每行每日每原因一条）；`refresh` 成功即记录本次运行成功.
+The first task to fail for good records (bank, day, task, reason) in the province's `ops.dag_run`
+with `granary ops record-run`, which alerts the bank's contacts and the province (email, DingTalk,
+WeCom, webhooks; once per bank, day and cause; a retry that succeeds sends nothing). The last
+task's success records the run's success. The reason is also the last line of the failed task's log.
 
 Each task runs the command a person would, e.g.
 `granary ingest --tenant {code} --date 2024-06-30 --source {tables[0] if tables else "customer"}`.
@@ -149,6 +157,10 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
             cleans = {
                 t: GranaryStep(task_id=t, bash_command=_command("clean", code, "--source", t)) for t in tables
             }
+        # In the shared pool: the bank's own pool may not exist yet (this task makes it).
+        provision = GranaryStep(
+            task_id="provision", bash_command=f"{GRANARY_BIN} tenant add {code}", pool="default_pool"
+        )
         route = GranaryStep(task_id="route", bash_command=_command("route", code))
         validate = GranaryStep(task_id="validate", bash_command=_command("validate", code))
         transform = GranaryStep(task_id="transform", bash_command=_command("transform", code))
@@ -160,6 +172,7 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
             bash_command=_command("superset refresh", code),
             on_success_callback=partial(record_run, code=code, state="success"),
         )
+        provision >> [*(ingests[t] for t in tables if t not in routed), route]
         for t in tables:
             ingests[t] >> cleans[t] >> validate
             if t in routed:

@@ -91,12 +91,13 @@ def repo_dags() -> dict:
 
 
 PROVINCE = "granary_province"
+ALERT_DAGS = {"granary_deadline_watch", "granary_morning_digest"}
 
 
 def test_one_dag_per_bank_and_no_import_errors(repo_dags: dict) -> None:
     assert repo_dags["import_errors"] == {}
     expected = {t.dag_id for t in load_tenants(REPO_ROOT / "tenants")}
-    assert set(repo_dags["dags"]) == expected | {PROVINCE}
+    assert set(repo_dags["dags"]) == expected | {PROVINCE} | ALERT_DAGS
 
 
 def test_tasks_read_as_a_sentence_in_order(repo_dags: dict) -> None:
@@ -105,9 +106,14 @@ def test_tasks_read_as_a_sentence_in_order(repo_dags: dict) -> None:
         expected_ids = (
             {f"ingest.{t}" for t in SOURCE_TABLES}
             | {f"clean.{t}" for t in SOURCE_TABLES}
-            | {"route", "validate", "transform", "publish", "refresh"}
+            | {"provision", "route", "validate", "transform", "publish", "refresh"}
         )
         assert set(tasks) == expected_ids
+        # Onboarding first: what the bank needs is made before any step needs it.
+        assert tasks["provision"]["command"].split()[1:] == ["tenant", "add", tenant.code]
+        assert set(tasks["provision"]["downstream"]) == {
+            f"ingest.{t}" for t in SOURCE_TABLES if t not in EXTERNAL_TABLES
+        } | {"route"}
         for table in SOURCE_TABLES:
             assert tasks[f"ingest.{table}"]["downstream"] == [f"clean.{table}"]
             if table != "customer":
@@ -145,6 +151,13 @@ def test_province_dag_waits_for_every_bank_or_its_deadline(repo_dags: dict) -> N
     assert " external bill --month $m" in tasks["external_bill"]["command"]
 
 
+def test_alert_dags_watch_deadlines_and_send_the_digest(repo_dags: dict) -> None:
+    watch, digest = (repo_dags["dags"][d] for d in sorted(ALERT_DAGS))
+    assert watch["catchup"] is False and digest["catchup"] is False
+    assert watch["tasks"]["watch"]["command"].split()[1:] == ["alerts", "watch"]
+    assert digest["tasks"]["digest"]["command"].split()[1:4] == ["alerts", "digest", "--date"]
+
+
 def test_tasks_run_the_cli_in_the_bank_pool(repo_dags: dict) -> None:
     granary = REPO_ROOT / ".venv" / "bin" / "granary"
     for tenant in load_tenants(REPO_ROOT / "tenants"):
@@ -154,8 +167,9 @@ def test_tasks_run_the_cli_in_the_bank_pool(repo_dags: dict) -> None:
         assert dag["catchup"] is False and dag["max_active_runs"] == 1
         assert tenant.name_zh in dag["doc_md"] and tenant.name_en in dag["doc_md"]
         assert dag["timetable"] == "CronDataIntervalTimetable"
-        for task in dag["tasks"].values():
-            assert task["pool"] == tenant.airflow_pool
+        for task_id, task in dag["tasks"].items():
+            # provision runs in the shared pool: it is what creates the bank's
+            assert task["pool"] == ("default_pool" if task_id == "provision" else tenant.airflow_pool)
             assert task["retries"] == tenant.airflow.retries
             assert task["priority_weight"] == tenant.airflow.priority_weight
         code = tenant.code

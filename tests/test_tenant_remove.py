@@ -1,10 +1,13 @@
-"""`granary tenant remove T` in the session's real Superset and PostgreSQL.
+"""A bank's lifecycle in the session's real Superset and PostgreSQL: `granary tenant add T` (what
+each DAG run's first task does), a published day, `granary tenant remove T`, and the bank added
+again: nothing of its first life (passwords, PII key, served rows, Superset assets, data) is in
+the second, and its analyst sees all eight dashboards with the new day's data.
 
-The bank removed is one made for this test, `tmpbank` (a copy of qingshan's published day under
-its own code, tenants dir and serving database), so the shared `published_day` / `superset_stack`
-banks stay as they were for every later test; the test checks that they did.
+The bank is one made for this test, `tmpbank` (a copy of qingshan's published day under its own
+code, tenants dir and serving database), so the shared `published_day` / `superset_stack` banks
+stay as they were for every later test; the test checks that they did.
 
-Costs: a serving init, a publish, a provisioning and three CLI runs (~60 s here).
+Costs: two onboardings (serving init and Superset provisioning), two publishes, CLI runs (~2 min).
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from granary.core.config import settings
 from granary.core.errors import EngineError
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant, load_tenant_file
-from granary.serving.databases import init_serving
 from granary.serving.publish import publish
 from granary.superset import bundle, credentials, provision
 from granary.superset.client import SupersetClient
@@ -97,19 +99,34 @@ def _bank_assets(admin: SupersetClient, tenant: Tenant) -> dict[str, set[int]]:
 def tmpbank(superset_stack, published_day, tmp_path_factory) -> tuple[Tenant, Path]:
     """A third bank with a real published day, Superset assets and data on disk (qingshan's, copied)."""
     tenants_dir = tmp_path_factory.mktemp("tenants")
-    source = settings().tenants_dir / "qingshan.yaml"
-    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    _write_yaml(tenants_dir)
+    tenant = load_tenant_file(tenants_dir / f"{CODE}.yaml")
+    added = _cli(tenants_dir, "tenant", "add", CODE)
+    assert added.returncode == 0, added.stderr[-3000:]
+    for made in (
+        "serving password",
+        "PII key",
+        f"serving database {serving_database(tenant)}",
+        "Superset role",
+    ):
+        assert f"created {made}" in added.stderr, added.stderr
+    _copy_day(tenant, published_day)
+    return tenant, tenants_dir
+
+
+def _write_yaml(tenants_dir: Path) -> None:
+    raw = yaml.safe_load((settings().tenants_dir / "qingshan.yaml").read_text(encoding="utf-8"))
     raw.update(code=CODE, name_zh="临时测试农商银行", name_en="Temporary Test Rural Bank")
     (tenants_dir / f"{CODE}.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    tenant = load_tenant_file(tenants_dir / f"{CODE}.yaml")
-    init_serving([tenant])
+
+
+def _copy_day(tenant: Tenant, day) -> None:  # noqa: ANN001 - day_fixtures.PublishedDay
+    """qingshan's published day as this bank's own (its data on disk), then published."""
     s = settings()
     shutil.copytree(s.landing_root / "qingshan", s.landing_root / CODE)
     shutil.copytree(paths.lake_dir("qingshan"), paths.lake_dir(CODE))
-    shutil.copyfile(published_day.warehouses[("qingshan", published_day.dt)], paths.warehouse_db(CODE))
-    publish(tenant, published_day.dt)
-    provision.provision([tenant])
-    return tenant, tenants_dir
+    shutil.copyfile(day.warehouses[("qingshan", day.dt)], paths.warehouse_db(CODE))
+    publish(tenant, day.dt)
 
 
 def test_remove_a_bank(superset_stack, tmpbank: tuple[Tenant, Path]) -> None:
@@ -177,7 +194,7 @@ def test_remove_a_bank(superset_stack, tmpbank: tuple[Tenant, Path]) -> None:
         == data[f"warehouse/{CODE}.duckdb"]
     )
     assert (archive / "manifest.json").is_file()
-    # Its secrets moved aside, owner-only (tmpbank never ran ingest, so it has no PII key).
+    # Its secrets moved aside, owner-only.
     removed = paths.removed_secrets_dir(CODE, archive.name.removeprefix(f"{CODE}-"))
     assert not paths.tenant_password_file(CODE).exists()
     assert (removed / f"{CODE}.pg.password").is_file() and (removed / f"{CODE}.superset.password").is_file()
@@ -198,3 +215,54 @@ def test_remove_a_bank(superset_stack, tmpbank: tuple[Tenant, Path]) -> None:
     assert "0 step(s) done" in again.stderr
     assert sorted(s.archive_root.glob(f"{CODE}-*")) == [archive]
     assert _counts(admin) == after
+
+
+def test_added_again_nothing_of_the_first_life_remains(
+    superset_stack, published_day, tmpbank: tuple[Tenant, Path]
+) -> None:
+    """Runs after test_remove_a_bank: the same code, added again by its file and `granary tenant add`."""
+    tenant, tenants_dir = tmpbank
+    s = settings()
+    [archive] = sorted(s.archive_root.glob(f"{CODE}-*"))
+    removed = paths.removed_secrets_dir(CODE, archive.name.removeprefix(f"{CODE}-"))
+    first_life = {
+        name: (removed / name).read_text(encoding="utf-8").strip()
+        for name in (f"{CODE}.pg.password", f"{CODE}.superset.password", f"{CODE}.pii.key")
+        if (removed / name).exists()
+    }
+    assert f"{CODE}.pii.key" in first_life  # the first life's PII key went to the archive too
+
+    _write_yaml(tenants_dir)
+    added = _cli(tenants_dir, "tenant", "add", CODE)
+    assert added.returncode == 0, added.stderr[-3000:]
+    assert "Superset role" in added.stderr and "created serving database" in added.stderr
+
+    # New secrets: nothing of the first life's passwords or key.
+    assert (
+        paths.tenant_password_file(CODE).read_text(encoding="utf-8").strip()
+        != first_life[f"{CODE}.pg.password"]
+    )
+    assert paths.tenant_key_file(CODE).read_text(encoding="utf-8").strip() != first_life[f"{CODE}.pii.key"]
+    assert credentials.analyst_password(tenant) != first_life[f"{CODE}.superset.password"]
+    with pytest.raises(EngineError, match="login as 'tmpbank_analyst' failed"):
+        SupersetClient(tenant.analyst_user, first_life[f"{CODE}.superset.password"])
+    # An empty serving database and no data on disk until its day runs.
+    with admin_connect(serving_database(tenant)) as conn:
+        assert not conn.execute(
+            "select 1 from pg_tables where schemaname = %s", (tenant.serving_schema,)
+        ).fetchone()
+    assert not paths.lake_dir(CODE).exists() and not paths.warehouse_db(CODE).exists()
+
+    # Its day, then its analyst: eight dashboards, each chart answering with the new day's rows.
+    _copy_day(tenant, published_day)
+    analyst = SupersetClient(tenant.analyst_user, credentials.analyst_password(tenant))
+    dashboards = analyst.list_all("dashboard")
+    assert len(dashboards) == len(bundle.dashboard_uuids(tenant)) == 8
+    for dashboard in dashboards:
+        charts = analyst.call("GET", f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
+        assert charts, dashboard["dashboard_title"]
+        answered = [analyst.request("GET", f"/api/v1/chart/{c['id']}/data/") for c in charts]
+        assert all(r.status_code == 200 for r in answered), dashboard["dashboard_title"]
+        assert any(r.json()["result"][0]["data"] for r in answered), dashboard["dashboard_title"]
+    [db] = analyst.list_all("database")
+    assert db["database_name"] == bundle.database_name(tenant)

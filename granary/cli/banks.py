@@ -13,7 +13,9 @@ from granary.cli.common import DateOpt, TenantOpt, bank_arg, banks_arg, console,
 app = typer.Typer()
 serving_app = typer.Typer(help="The PostgreSQL serving databases: one per bank, its role, the province's.")
 credentials_app = typer.Typer(help="Banks' serving credentials (kept owner-only outside the repo).")
-tenant_app = typer.Typer(help="A bank's lifecycle: onboarding is adding tenants/T.yaml; removing is below.")
+tenant_app = typer.Typer(
+    help="A bank's lifecycle: onboarding is adding tenants/T.yaml (add), removing (remove)."
+)
 
 
 @app.command()
@@ -63,6 +65,16 @@ def serving_init(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] =
     from granary.serving.databases import init_serving
 
     guard(lambda: init_serving(banks_arg(tenant)))
+
+
+@tenant_app.command("add")
+def tenant_add(code: Annotated[str, typer.Argument(help="the bank code, e.g. qingshan")]) -> None:
+    """Create what a bank added as tenants/T.yaml needs and is missing: its secrets, serving database
+    and login role, Airflow pool, Superset role, analyst and dashboards; prints what it created.
+    Idempotent. Each DAG run does the same first, so adding the file is enough."""
+    from granary.admin.onboarding import add
+
+    guard(lambda: add(code))
 
 
 @tenant_app.command("remove")
