@@ -1,4 +1,5 @@
-"""The province's day under the real scheduler: three banks, one corrupted extract, contained.
+"""The province's day under the real scheduler: three banks, one corrupted extract, contained; one
+bank onboarded by its YAML alone; alerts of the failure and of a missed deadline, once each.
 
 The real Airflow stack (api-server, scheduler, dag-processor, LocalExecutor) on its own
 Postgres metadata database runs the real DAGs, whose tasks run the real `granary` CLI on the
@@ -8,6 +9,12 @@ bank's loan extract is cut off mid-record, as a broken transfer leaves it.
 
 Isolation: own data root, secrets, tenants dir (three banks, manual schedule), serving prefix,
 metadata database, AIRFLOW_HOME in tmp and a free port; the session's Spark server is shared.
+
+Onboarding: NEW's YAML is added to the running installation (its serving database, role, secrets
+and pool do not exist); its day through the scheduler, with no other command, must succeed.
+Alerts: a real SMTP server (aiosmtpd) and a local HTTP server receive what Granary sends (alerts.yaml
+names them): the failed bank's contacts and the province hear of the failure and, its deadline
+still ahead, of a day projected to miss it; LATE's deadline is already past when it publishes.
 
 Cost: ~160 task processes at 10-20 CPU-seconds each (Airflow's task process, the CLI, the Spark
 Connect client, the Spark work; 20.9 measured at SF1, dags/README.md), so roughly 15-25 min on a
@@ -24,17 +31,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 import yaml
+from support.sinks import http_sink, smtp_sink
 
 from granary.catalog.sources import contracts
 from granary.core import config
 from granary.core.postgres import admin_connect, province_database
-from granary.core.tenants import Tenant, load_tenants
+from granary.core.tenants import Tenant, load_tenant_file, load_tenants
 from granary.generate import generate
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
@@ -44,9 +54,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(9000)]
 
 TEST_DB = f"granary_airflow_test_{os.getpid()}"
 SERVING_PREFIX = f"granary_serving_sched_{os.getpid()}"
-DAY = date(2026, 11, 20)
+# Yesterday in Beijing: the business day a night loads, so its deadlines are real times around now.
+DAY = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
 RUN_ID = f"granary__{DAY.isoformat()}"
 GOOD, BAD = ("hexi", "hongyan"), "heqiao"
+LATE, NEW = "hexi", "hongyan"  # LATE's deadline is past before its day runs; NEW is onboarded by the run
 BROKEN_TABLE = "loan"
 REASON = "cut off mid-record"  # what ingest says of a truncated extract
 GRANARY = Path(sys.executable).with_name("granary")
@@ -63,13 +75,30 @@ def _drop_database(db: str) -> None:
         conn.execute(f'drop database if exists "{db}" with (force)')
 
 
-def _three_banks(tenants_dir: Path) -> None:
-    """The banks' own YAML from tenants/, on a manual schedule (no automatic nightly runs here)."""
-    for code in (*GOOD, BAD):
-        bank = yaml.safe_load((config.REPO_ROOT / "tenants" / f"{code}.yaml").read_text(encoding="utf-8"))
-        bank.setdefault("airflow", {})["schedule"] = "None"
-        text = yaml.safe_dump(bank, allow_unicode=True, sort_keys=False)
-        (tenants_dir / f"{code}.yaml").write_text(text, encoding="utf-8")
+def _bank_yaml(tenants_dir: Path, code: str, **changes: object) -> None:
+    """A bank's own YAML from tenants/, on a manual schedule (no automatic nightly runs here)."""
+    bank = yaml.safe_load((config.REPO_ROOT / "tenants" / f"{code}.yaml").read_text(encoding="utf-8"))
+    bank.setdefault("airflow", {})["schedule"] = "None"
+    bank.update(changes)
+    text = yaml.safe_dump(bank, allow_unicode=True, sort_keys=False)
+    (tenants_dir / f"{code}.yaml").write_text(text, encoding="utf-8")
+
+
+def _alert_settings(root: Path, mail_port: int, posts_url) -> Path:  # noqa: ANN001 - Posts.url
+    """The installation's alerts.yaml: the test's SMTP server, the province's people, and a default
+    deadline two days after the business date (ahead of any run of this test)."""
+    path = root / "alerts.yaml"
+    settings = {
+        "smtp": {"host": "127.0.0.1", "port": mail_port, "sender": "granary@province.test"},
+        "province": {"email": [PROVINCE_MAIL], "webhook": [posts_url("/province")]},
+        "publish_deadline": "2d 07:00",
+        "timezone": "Asia/Shanghai",
+    }
+    path.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+PROVINCE_MAIL, BAD_MAIL = "ops@province.test", "heqiao-ops@bank.test"
 
 
 @pytest.fixture(scope="module")
@@ -77,43 +106,70 @@ def stack(spark_remote: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     root = tmp_path_factory.mktemp("scheduler")
     tenants_dir = root / "tenants"
     tenants_dir.mkdir()
-    _three_banks(tenants_dir)
-    saved = dict(os.environ)
-    os.environ.update(
-        {
-            "GRANARY_DATA": str(root / "data"),
-            "GRANARY_RUN_DIR": str(root / "run"),
-            # Own secrets: Superset is never set up here, so `refresh` has nothing to do
-            # whichever Superset tests ran before in the session.
-            "GRANARY_SECRETS_DIR": str(root / "secrets"),
-            "GRANARY_TENANTS_DIR": str(tenants_dir),
-            "GRANARY_SERVING_DB": SERVING_PREFIX,
-            "GRANARY_AIRFLOW_URL": f"http://127.0.0.1:{_free_port()}",
-        }
-    )
-    os.environ.pop("GRANARY_BIN", None)  # the real CLI of this checkout
-    config.settings.cache_clear()
-    tenants = {t.code: t for t in load_tenants()}
-    _drop_database(TEST_DB)
-    drop_serving(tenants.values())
-    try:
-        init_serving(tenants.values())
-        generate(list(tenants.values()), [DAY], scale=0.01, seed=11)
-        broken = config.settings().landing_root / BAD / DAY.isoformat() / f"{BROKEN_TABLE}.csv"
-        original = broken.read_bytes()
-        cut = len(original) * 2 // 3
-        while original[cut - 1 : cut] == b"\n":
-            cut += 1
-        broken.write_bytes(original[:cut])  # a transfer cut mid-record
-        airflow.start(metadata_db=TEST_DB)
-        yield {"tenants": tenants, "broken": broken, "original": original}
-    finally:
-        airflow.stop()
-        _drop_database(TEST_DB)
-        drop_serving(tenants.values())
-        os.environ.clear()
-        os.environ.update(saved)
+    with smtp_sink() as mailbox, http_sink() as posts:
+        _bank_yaml(
+            tenants_dir, BAD, contact={"email": [BAD_MAIL], "dingtalk": [posts.url(f"/dingtalk/{BAD}")]}
+        )
+        _bank_yaml(
+            tenants_dir, LATE, publish_deadline="0d 00:00", contact={"wecom": [posts.url(f"/wecom/{LATE}")]}
+        )
+        saved = dict(os.environ)
+        os.environ.update(
+            {
+                "GRANARY_DATA": str(root / "data"),
+                "GRANARY_RUN_DIR": str(root / "run"),
+                # Own secrets: Superset is never set up here, so `refresh` has nothing to do
+                # whichever Superset tests ran before in the session.
+                "GRANARY_SECRETS_DIR": str(root / "secrets"),
+                "GRANARY_TENANTS_DIR": str(tenants_dir),
+                "GRANARY_SERVING_DB": SERVING_PREFIX,
+                "GRANARY_AIRFLOW_URL": f"http://127.0.0.1:{_free_port()}",
+                "GRANARY_ALERTS_FILE": str(_alert_settings(root, mailbox.port, posts.url)),
+            }
+        )
+        os.environ.pop("GRANARY_BIN", None)  # the real CLI of this checkout
         config.settings.cache_clear()
+        tenants = {t.code: t for t in load_tenants()}
+        new = load_tenant_file(config.REPO_ROOT / "tenants" / f"{NEW}.yaml")
+        _drop_database(TEST_DB)
+        drop_serving([*tenants.values(), new])
+        try:
+            init_serving(tenants.values())
+            generate([*tenants.values(), new], [DAY], scale=0.01, seed=11)
+            broken = config.settings().landing_root / BAD / DAY.isoformat() / f"{BROKEN_TABLE}.csv"
+            original = broken.read_bytes()
+            cut = len(original) * 2 // 3
+            while original[cut - 1 : cut] == b"\n":
+                cut += 1
+            broken.write_bytes(original[:cut])  # a transfer cut mid-record
+            airflow.start(metadata_db=TEST_DB)
+            # Onboarding: the new bank's file, added to the running installation, is all it gets.
+            _bank_yaml(tenants_dir, NEW)
+            tenants = {t.code: t for t in load_tenants()}
+            yield {
+                "tenants": tenants, "broken": broken, "original": original, "mail": mailbox, "posts": posts,
+            }  # fmt: skip
+        finally:
+            airflow.stop()
+            _drop_database(TEST_DB)
+            drop_serving([*tenants.values(), new])
+            os.environ.clear()
+            os.environ.update(saved)
+            config.settings.cache_clear()
+
+
+def _only(mail, title: str) -> EmailMessage:  # noqa: ANN001 - support.sinks.Mailbox
+    found = [m for m in mail.messages if title in m["Subject"]]
+    assert len(found) == 1, [m["Subject"] for m in mail.messages]
+    return found[0]
+
+
+def _recipients(message: EmailMessage) -> list[str]:
+    return [a.strip() for a in message["To"].split(",")]
+
+
+def _body(message: EmailMessage) -> str:
+    return message.get_content()
 
 
 def _task_instances(api: airflow.Api, dag_id: str, run_id: str = RUN_ID) -> dict[str, dict]:
@@ -152,7 +208,8 @@ def test_a_corrupted_extract_fails_one_bank_alone_and_reruns_after_the_fix(
     assert airflow.run_day(list(tenants.values()), DAY, timeout=5400) is False
     first_day_s = time.perf_counter() - started
 
-    per_bank = 2 * len(contracts()) + 5  # ingest + clean per table, route, gate, dbt, publish, dashboards
+    # provision, ingest + clean per table, route, gate, dbt, publish, dashboards
+    per_bank = 2 * len(contracts()) + 6
     for code in GOOD:
         tis = _task_instances(api, tenants[code].dag_id)
         assert len(tis) == per_bank
@@ -181,6 +238,43 @@ def test_a_corrupted_extract_fails_one_bank_alone_and_reruns_after_the_fix(
     good_before = {code: _fingerprint(_task_instances(api, tenants[code].dag_id)) for code in GOOD}
     bad_before = _fingerprint(bad)
 
+    # The new bank was onboarded by its first run: its provision task made its secrets, serving
+    # database and role (the pool came with the run), then its day published.
+    provision_log = airflow.task_log_file(tenants[NEW].dag_id, RUN_ID, "provision", 1).read_text(
+        encoding="utf-8"
+    )
+    assert f"created serving database {SERVING_PREFIX}_{NEW}" in provision_log
+    assert "created PII key" in provision_log and f"bank {NEW} ready" in provision_log
+    late_log = airflow.task_log_file(tenants[LATE].dag_id, RUN_ID, "provision", 1).read_text(encoding="utf-8")
+    assert "serving database" in late_log and "created serving database" not in late_log
+
+    # Alerts: the failure, at once, to the failed bank's people and the province, in Chinese.
+    mail, posts = stack["mail"], stack["posts"]
+    failure = _only(mail, "日批失败")
+    assert sorted(_recipients(failure)) == sorted([BAD_MAIL, PROVINCE_MAIL])
+    bad_zh = tenants[BAD].name_zh
+    link = f"{config.settings().airflow_url}/dags/{tenants[BAD].dag_id}/runs/"
+    for text in (_body(failure), posts.to(f"/dingtalk/{BAD}")[0]["text"]["content"]):
+        assert bad_zh in text and str(DAY) in text and failing in text and REASON in text
+        assert "数据错误" in text and link in text and f"/tasks/{failing}" in text
+    province = {p["kind"]: p for p in posts.to("/province")}
+    assert province["failure"]["link"].startswith(link) and province["failure"]["task"] == failing
+    # The deadline watch (the watch DAG's command; its own runs may have come first, each cause is
+    # sent once): LATE's deadline passed before it published; BAD's deadline is ahead, but its day
+    # failed and is not fixed yet: a warning.
+    watch = ["alerts", "watch", "--date", DAY.isoformat()]
+    done = subprocess.run([str(GRANARY), *watch], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    missed, warned = _only(mail, "已错过发布截止时间"), _only(mail, "预计无法按时发布")
+    assert tenants[LATE].name_zh in _body(missed) and "发布截止" in _body(missed)
+    assert _recipients(missed) == [PROVINCE_MAIL]  # LATE's own people are on WeCom
+    assert (
+        len(posts.to(f"/wecom/{LATE}")) == 1 and "已错过" in posts.to(f"/wecom/{LATE}")[0]["text"]["content"]
+    )
+    assert bad_zh in _body(warned) and failing in _body(warned)
+    assert sorted(_recipients(warned)) == sorted([BAD_MAIL, PROVINCE_MAIL])
+    assert len(mail.messages) == 3 and len(posts.received) == 3 + 2 + 1  # province 3, BAD 2, LATE 1
+
     # 2. Fix the extract, rerun the failed bank as an operator would: only what failed runs again.
     stack["broken"].write_bytes(stack["original"])
     started = time.perf_counter()
@@ -204,6 +298,18 @@ def test_a_corrupted_extract_fails_one_bank_alone_and_reruns_after_the_fix(
     for code in GOOD:  # the other banks were not touched
         assert _fingerprint(_task_instances(api, tenants[code].dag_id)) == good_before[code]
     assert _dag_runs_recorded()[BAD] == ("success", None, None)
+    # A rerun that succeeds sends nothing, nor does the watch again (each cause once); the morning
+    # digest goes to the province alone.
+    for command in (watch, watch, ["alerts", "digest", "--date", DAY.isoformat()]):
+        done = subprocess.run([str(GRANARY), *command], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    digest = _only(mail, "早报")
+    assert _recipients(digest) == [PROVINCE_MAIL] and "全省 3 家行" in digest["Subject"]
+    assert "迟发 1 家" in digest["Subject"] and tenants[LATE].name_zh in _body(digest)
+    assert len(mail.messages) == 4
+    assert sorted(p["kind"] for p in posts.to("/province")) == [
+        "deadline_missed", "deadline_warning", "digest", "failure",
+    ]  # fmt: skip
 
     # 3. Every bank has now published: the province DAG ran from their assets, for DAY.
     province = [r for r in _province_runs(api) if r["run_type"] == "asset_triggered"]

@@ -23,6 +23,7 @@ ROOMS = (
     "pipeline",
     "serving",
     "province",
+    "alerts",
     "catalog",
     "core",
 )

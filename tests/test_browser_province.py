@@ -42,7 +42,7 @@ def test_province_admin_sees_every_bank_on_the_ops_dashboard(
     page.wait_for_timeout(1500)  # ECharts animates its bars for ~1 s: screenshot the end state
     page.screenshot(path=str(artifacts_dir / "province_ops_dashboard.png"), full_page=True)
     assert not [s for s in states if s["error"]], states
-    assert len(states) == CHARTS == 10
+    assert len(states) == CHARTS == 11
     text = page.inner_text("body")
     assert "全省运营监控" in text
     for err in chromium.ERROR_TEXTS:

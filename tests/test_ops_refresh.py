@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -221,3 +221,22 @@ def test_storage_is_what_the_lake_and_serving_database_hold(refreshed: Published
         with admin_connect(serving_database(tenant)) as conn:
             (size,) = conn.execute("select pg_database_size(current_database())").fetchone()
         assert 0 < day["serving_bytes"] <= size * 2
+
+
+def test_on_time_is_the_first_publish_against_the_deadline(refreshed: PublishedDay) -> None:
+    """The fixture's days (2025-2026) were published long after their deadlines (business date + 1
+    day, 07:00 Beijing): late, each bank, and the 30-day view says so."""
+    dt = refreshed.dt
+    for tenant in refreshed.tenants:
+        (day,) = _rows("select * from ops.mart_bank_day where tenant = %s and dt = %s", tenant.code, dt)
+        (first,) = _rows(
+            "select min(finished_at) as at from ops.publish_log"
+            " where tenant = %s and dt = %s and status = 'ok'",
+            tenant.code,
+            dt,
+        )
+        assert day["first_published_at"] == first["at"] is not None
+        assert day["deadline_at"] == datetime(dt.year, dt.month, dt.day, 23, 0, tzinfo=UTC)  # +1d 07:00 CST
+        assert day["on_time"] is False
+        (rate,) = _rows("select * from ops.on_time_30d where tenant = %s", tenant.code)
+        assert rate["days_late"] >= 1 and rate["on_time_rate"] == 0

@@ -60,7 +60,7 @@ def test_province_admin_reads_every_chart_with_every_bank(ops_ready) -> None:
     assert dashboard["dashboard_title"] == "全省运营监控"
     charts = client.call("GET", f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
     expected = sorted(p.stem for p in (province.TEMPLATES / "charts").glob("*.yaml"))
-    assert len(charts) == len(expected) == 10
+    assert len(charts) == len(expected) == 11
     names = {f.tenant.name_zh for f in ops_ready.banks.values()}
     for chart in charts:
         resp = client.request("GET", f"/api/v1/chart/{chart['id']}/data/")

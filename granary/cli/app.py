@@ -36,6 +36,7 @@ GROUPS = {
     "tenant": banks.tenant_app,
     "ops": province.ops_app,
     "external": province.external_app,
+    "alerts": province.alerts_app,
 }
 for name, group in GROUPS.items():
     app.add_typer(group, name=name)

@@ -24,14 +24,21 @@ def ops_record_run(
     state: Annotated[str, typer.Option("--state", help="success | failed")],
     failed_task: Annotated[str | None, typer.Option("--failed-task")] = None,
     reason: Annotated[str | None, typer.Option("--reason")] = None,
+    exit_code: Annotated[int | None, typer.Option("--exit-code", help="the failed step's exit code")] = None,
 ) -> None:
-    """Record how a bank DAG run ended in the province's ops.dag_run (the DAGs' callbacks call this)."""
+    """Record how a bank DAG run ended in the province's ops.dag_run (the DAGs' callbacks call this);
+    a failure is also alerted, once per bank, day and task (granary.alerts)."""
     from granary.province import ops
 
     if state not in ops.RUN_STATES:
         raise typer.BadParameter(f"--state must be one of {', '.join(ops.RUN_STATES)}")
     day = parse_date(date_)
     guard(lambda: ops.record_run(tenant, day, dag_id, run_id, state, failed_task, reason))
+    if state == "failed" and failed_task:
+        from granary.alerts.notify import notify_failure
+
+        bank = bank_arg(tenant)
+        guard(lambda: notify_failure(bank, day, dag_id, run_id, failed_task, reason or "", exit_code))
 
 
 @ops_app.command("refresh")
@@ -157,3 +164,42 @@ def external_bill(
     for bank, amount in bill.totals.items():  # type: ignore[union-attr]
         table.add_row(f"[bold]{bank}[/]", "", "", "", "", "", "合计 total", f"[bold]{amount}[/]")
     out.print(table)
+
+
+alerts_app = typer.Typer(help="Alerts: deadlines watched, the province's morning digest (granary.alerts).")
+
+
+def _days_or_recent(dates: list[str] | None) -> list:
+    """The given days, or yesterday's and today's business dates (the nights a watch can be about)."""
+    from datetime import datetime
+
+    from granary.alerts.settings import alert_settings
+
+    if dates:
+        return [parse_date(d) for d in dates]
+    today = datetime.now(alert_settings().zone).date()
+    return [today - timedelta(days=1), today]
+
+
+@alerts_app.command("watch")
+def alerts_watch(
+    dates: Annotated[
+        list[str] | None, typer.Option("--date", "-d", help="business date(s); default: recent")
+    ] = None,
+    tenants_: Annotated[str | None, typer.Option("--tenant", "-t", help="comma list; default all")] = None,
+) -> None:
+    """Warn of each bank-day projected to miss its publish deadline, and alert once it has missed it
+    (once per bank, day and cause). The watch DAG runs this every ten minutes."""
+    from granary.alerts.notify import watch_deadlines
+
+    sent = guard(lambda: watch_deadlines(banks_arg(tenants_), _days_or_recent(dates)))
+    out.print(f"{len(sent)} deadline alert(s) sent")  # type: ignore[arg-type]
+
+
+@alerts_app.command("digest")
+def alerts_digest(date_: DateOpt) -> None:
+    """The province's morning digest of a business day, to the province's channels (once)."""
+    from granary.alerts.notify import digest
+
+    sent = guard(lambda: digest(banks_arg(None), parse_date(date_)))
+    out.print(sent.text if sent else f"the digest of {date_} was already sent")  # type: ignore[union-attr]

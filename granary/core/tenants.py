@@ -29,6 +29,24 @@ class AirflowPolicy(BaseModel):
     schedule: str = "@daily"
 
 
+class Contacts(BaseModel):
+    """Who hears about a bank's failed or late days, by channel (granary.alerts.channels)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: tuple[str, ...] = ()
+    dingtalk: tuple[str, ...] = ()  # DingTalk robot webhook URLs
+    wecom: tuple[str, ...] = ()  # WeCom (企业微信) robot webhook URLs
+    webhook: tuple[str, ...] = ()  # any endpoint taking Granary's own JSON
+
+    def targets(self) -> dict[str, tuple[str, ...]]:
+        return {channel: tuple(getattr(self, channel)) for channel in type(self).model_fields}
+
+
+# "<days>d HH:MM": days after the business date, at that time of day (the installation's time zone)
+DEADLINE_PATTERN = r"^\d{1,2}d ([01]\d|2[0-3]):[0-5]\d$"
+
+
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,6 +59,10 @@ class Tenant(BaseModel):
     customers_sf1: int = Field(ge=100, description="customers at scale factor 1")
     branches: int = Field(ge=1, le=500)
     airflow: AirflowPolicy = AirflowPolicy()
+    contact: Contacts = Contacts()
+    publish_deadline: str | None = Field(
+        None, pattern=DEADLINE_PATTERN, description="e.g. '1d 07:00'; default: the installation's"
+    )
 
     # Derived per-bank names: one place, so nothing else spells them.
     @cached_property

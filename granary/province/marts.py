@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import Progress
 
+from granary.alerts.settings import deadline
 from granary.catalog.sources import contracts, tables_of
 from granary.core import paths
 from granary.core.errors import DataError, EngineError
@@ -66,6 +67,9 @@ class BankDay:
     lake_bytes: int | None = None
     lake_day_bytes: int | None = None
     serving_bytes: int | None = None
+    deadline_at: datetime | None = None
+    first_published_at: datetime | None = None
+    on_time: bool | None = None
 
 
 @dataclass
@@ -86,6 +90,7 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
             ops.ensure_schema(conn)
             runs = _dag_runs(conn, tenants, dt)
             publishes = _publishes(conn, tenants, dt)
+            first_publishes = _first_publishes(conn, tenants, dt)
             sizes = _database_sizes(conn, tenants)
     except psycopg.Error as exc:
         raise EngineError(
@@ -104,6 +109,7 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
             _quarantine(marts, tenant, dt, titles)
             _usage(marts, tenant, dt)
             _storage(marts, tenant, dt, sizes.get(tenant.code))
+            _deadline(marts, tenant, dt, first_publishes.get(tenant.code))
             _status(marts.day)
             built.append(marts)
             progress.advance(task)
@@ -135,6 +141,16 @@ def _publishes(conn: psycopg.Connection, tenants: list[Tenant], dt: date) -> dic
     rows = conn.execute(
         "select distinct on (tenant) tenant, status from ops.publish_log"
         " where dt = %s and tenant = any(%s) order by tenant, started_at desc, id desc",
+        (dt, [t.code for t in tenants]),
+    ).fetchall()
+    return dict(rows)
+
+
+def _first_publishes(conn: psycopg.Connection, tenants: list[Tenant], dt: date) -> dict[str, datetime]:
+    """When each bank's day dt was first published (a rerun later does not make it late)."""
+    rows = conn.execute(
+        "select tenant, min(finished_at) from ops.publish_log"
+        " where dt = %s and status = 'ok' and tenant = any(%s) group by tenant",
         (dt, [t.code for t in tenants]),
     ).fetchall()
     return dict(rows)
@@ -192,6 +208,16 @@ def _storage(marts: BankMarts, tenant: Tenant, dt: date, serving_bytes: int | No
         marts.day.lake_bytes = sum(size for _, size in files)
         marts.day.lake_day_bytes = sum(size for p, size in files if f"dt={dt.isoformat()}" in p.parts)
     marts.day.serving_bytes = serving_bytes
+
+
+def _deadline(marts: BankMarts, tenant: Tenant, dt: date, first_published: datetime | None) -> None:
+    """The bank's publish deadline for dt and whether it was met (null while neither published nor due)."""
+    day = marts.day
+    day.deadline_at, day.first_published_at = deadline(tenant, dt), first_published
+    if first_published is not None:
+        day.on_time = first_published <= day.deadline_at
+    elif datetime.now(UTC) > day.deadline_at:
+        day.on_time = False
 
 
 def _read_json(path) -> Any:  # noqa: ANN001 - a Path

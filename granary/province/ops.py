@@ -2,7 +2,8 @@
 
 One place defines them: what every publish did (`ops.publish_log`, written by granary.serving.publish)
 and how every bank DAG run ended (`ops.dag_run`, written by `granary ops record-run` from the
-bank DAG's callbacks). The province ops dashboard and marts read these.
+bank DAG's callbacks); every alert sent (`ops.alert`, its DDL in granary.alerts.notify, which writes
+it). The province ops dashboard and marts read these.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
+from granary.alerts.notify import ALERT_DDL
 from granary.core.errors import EngineError
 from granary.core.postgres import admin_connect, province_database
 
@@ -99,6 +101,9 @@ MARTS = {
                 "lake_bytes bigint",  # the bank's lake (ODS, DWD, quarantine) after dt
                 "lake_day_bytes bigint",  # what dt's partitions added to it: the day's growth
                 "serving_bytes bigint",  # the bank's serving database, history included
+                "deadline_at timestamptz",  # when dt had to be published (granary.alerts.settings)
+                "first_published_at timestamptz",  # dt's first successful publish (ops.publish_log)
+                "on_time boolean",  # published by the deadline; null while not published and not yet due
                 "refreshed_at timestamptz not null default now()",
             ),
             key=("tenant", "dt"),
@@ -181,10 +186,19 @@ create or replace view ops.latest_quarantine as
     select * from ops.mart_quarantine where dt = (select max(dt) from ops.mart_quarantine);
 create or replace view ops.latest_external_usage as
     select * from ops.mart_external_usage where dt = (select max(dt) from ops.mart_external_usage);
+create or replace view ops.on_time_30d as
+    select tenant, bank_zh,
+           count(*) filter (where on_time is not null) as days_due,
+           count(*) filter (where on_time) as days_on_time,
+           count(*) filter (where not on_time) as days_late,
+           avg(case when on_time then 1.0 when not on_time then 0.0 end) as on_time_rate
+    from ops.mart_bank_day
+    where dt > (select max(dt) from ops.mart_bank_day) - 30
+    group by tenant, bank_zh;
 create or replace view ops.latest_external_bill as
     select * from ops.mart_external_bill where month = (select max(month) from ops.mart_external_bill);
 """
-OPS_DDL = BASE_DDL + "".join(table.ddl() for table in MARTS.values()) + VIEWS_DDL
+OPS_DDL = BASE_DDL + ALERT_DDL + "".join(table.ddl() for table in MARTS.values()) + VIEWS_DDL
 
 # What the province's read-only role (granary.serving.connection.province_reader_role) may SELECT.
 READABLE = (
@@ -196,6 +210,7 @@ READABLE = (
     "mart_external_usage",
     "mart_external_bill",
     "latest_bank_day",
+    "on_time_30d",
     "latest_quality",
     "latest_quarantine",
     "latest_external_usage",

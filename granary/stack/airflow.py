@@ -37,6 +37,7 @@ AIRFLOW_BIN = AIRFLOW_VENV / "bin" / "airflow"
 DAGS_DIR = REPO_ROOT / "dags"
 METADATA_DB = "granary_airflow"
 PROVINCE_DAG = "granary_province"
+ALERT_DAGS = ("granary_deadline_watch", "granary_morning_digest")  # dags/granary_alerts.py
 PARALLELISM = 2 * (os.cpu_count() or 2)
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 ADMIN_USER = "admin"
@@ -477,10 +478,12 @@ def run_day(tenants: list[Tenant], dt: date, timeout: int = 1800, province: bool
     api = Api()
     started = datetime.now(UTC)
     sync_pools(tenants, api)
-    wait_for_dags(api, [t.dag_id for t in tenants] + ([PROVINCE_DAG] if province else []))
+    wait_for_dags(api, [t.dag_id for t in tenants] + ([PROVINCE_DAG, *ALERT_DAGS] if province else []))
     if province:
         # Unpaused before the banks publish: a paused DAG's asset condition is not evaluated.
-        api.call("PATCH", f"/dags/{PROVINCE_DAG}", json={"is_paused": False})
+        # The alert DAGs run on their clocks from now on (no run for a time already past).
+        for dag_id in (PROVINCE_DAG, *ALERT_DAGS):
+            api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
     banks = [BankRun(t) for t in tenants]
     for bank in banks:
         _start_or_resume(api, bank, dt)
