@@ -33,13 +33,17 @@
 {#
   A history model's rows on the given days, as a subquery with `dt`. columns: (name, type) pairs
   other than dt, cast on read so every partition (written by either engine) has one schema.
+  where: optionally, per day, a condition on the rows wanted from that day.
 #}
-{% macro lake_history(model_name, days, columns) -%}
+{% macro lake_history(model_name, days, columns, where=none) -%}
   (
   {%- for day in days | unique | sort %}
   select cast('{{ day }}' as date) as dt
     {%- for name, type in columns %}, cast({{ name }} as {{ type }}) as {{ name }}{% endfor %}
   from {{ adapter.dispatch('history_files', 'granary')(history_path(model_name) ~ '/dt=' ~ day) }} as history_file
+  {%- if where and where.get(day) %}
+  where {{ where[day] }}
+  {%- endif %}
   union all
   {%- endfor %}
   select cast(null as date) as dt

@@ -43,14 +43,42 @@
   {{ return(bounds) }}
 {%- endmacro %}
 
-{# The days of the lake's history a build of ads_indicator_value reads, besides the business date. #}
+{#
+  The days of the lake's history a build of ads_indicator_value reads, besides the business date,
+  each with the condition on the rows it needs: the grains whose windows read that day (the
+  customer grain, the bulk of a day, only has day, month and year-to-date windows).
+#}
 {% macro period_history_days(bounds) -%}
-  {%- set days = [] -%}
-  {%- for b in bounds -%}
-    {%- if b['start_before_dt'] -%}{%- do days.append(b['start_before_dt']) -%}{%- endif -%}
-    {%- if b['base_dt'] and b['has_base_day'] -%}{%- do days.append(b['base_dt']) -%}{%- endif -%}
+  {%- set grains_of = {} -%}
+  {%- for row in catalog_rows('indicator_catalog', ['distinct window_type', 'window_days', 'grain'], "kind = 'derived'") -%}
+    {%- do grains_of.setdefault((row[0], row[1]), []).append(row[2]) -%}
   {%- endfor -%}
-  {{ return(days | unique | sort) }}
+  {%- set needed = {} -%}
+  {%- for b in bounds -%}
+    {%- for day in [b['start_before_dt'], b['base_dt'] if b['has_base_day'] else none] if day -%}
+      {%- for grain in grains_of.get((b['window_type'], b['window_days']), []) -%}
+        {%- if grain not in needed.setdefault(day, []) -%}{%- do needed[day].append(grain) -%}{%- endif -%}
+      {%- endfor -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {%- set days = {} -%}
+  {%- for day in needed | sort -%}
+    {%- do days.update({day: "grain in ('" ~ (needed[day] | sort | join("', '")) ~ "')"}) -%}
+  {%- endfor -%}
+  {{ return(days) }}
+{%- endmacro %}
+
+{# The column of `prefix`<n> for the day in `day_expr` (n: its place in `days`), or null. #}
+{% macro history_on(day_expr, days, prefix) -%}
+  {%- if days -%}
+  case {{ day_expr }}
+  {%- for day in days %}
+    when {{ date_literal(day) }} then {{ prefix }}{{ loop.index }}
+  {%- endfor %}
+  end
+  {%- else -%}
+  cast(null as decimal(38, 6))
+  {%- endif -%}
 {%- endmacro %}
 
 {# date or none as a SQL literal #}
@@ -59,13 +87,10 @@
 {%- endmacro %}
 
 {#
-  A member's total over its window in ads_indicator_value's `windowed` rows: the running total on
+  A member's total over its window in ads_indicator_value's `windowed` row: the running total on
   the business date less the one on the last lake day before the window. A member the history no
   longer carries on the business date (unseen for over a year) has nothing in the window.
 #}
 {% macro window_total() -%}
-  case when count(case when dt = run_dt then 1 end) = 0 then 0
-       else sum(case when dt = run_dt then cum_value end)
-            - coalesce(sum(case when dt = start_before_dt then cum_value end), 0)
-  end
+  case when run_cum is null then 0 else run_cum - coalesce(start_before_cum, 0) end
 {%- endmacro %}

@@ -6,6 +6,7 @@
 -- lake's days, not the year behind it (macros/periods.sql says which).
 
 {%- set bounds = period_bounds() %}
+{%- set history_days = period_history_days(bounds) %}
 
 with
 
@@ -19,7 +20,27 @@ measure_history as (
     from {{ ref('dws_measure__history') }}
     union all
     select dt, grain, grain_id, fact, measure, segment, value, cum_value
-    from {{ lake_history('dws_measure__history', period_history_days(bounds), measure_history_columns()) }} as history
+    from {{ lake_history('dws_measure__history', history_days, measure_history_columns(), where=history_days) }} as history
+),
+
+-- one row per member and measure: its value and running total on the business date and on each
+-- earlier lake day a window needs (value_<n>, cum_<n>: the n-th of those days), so every indicator
+-- joins it once, whatever days its window reads
+history_by_member as (
+    select
+        grain,
+        grain_id,
+        fact,
+        measure,
+        segment,
+        sum(case when dt = {{ run_date() }} then value end) as run_value,
+        sum(case when dt = {{ run_date() }} then cum_value end) as run_cum
+        {%- for day in history_days %},
+        sum(case when dt = {{ date_literal(day) }} then value end) as value_{{ loop.index }},
+        sum(case when dt = {{ date_literal(day) }} then cum_value end) as cum_{{ loop.index }}
+        {%- endfor %}
+    from measure_history
+    group by grain, grain_id, fact, measure, segment
 ),
 
 indicator_catalog as (
@@ -94,27 +115,24 @@ derived_grid as (
         on grain_member.grain = spec.grain
 ),
 
--- the member's rows of the history on the days its window needs
+-- each indicator's member with its measure's values on the days its window reads
 windowed as (
     select
         grid.indicator_code,
         grid.grain_id,
         grid.agg,
-        grid.run_dt,
-        grid.start_before_dt,
         grid.days_with_data,
-        grid.base_dt,
-        history.dt,
-        history.value,
-        history.cum_value
+        history.run_value,
+        history.run_cum,
+        {{ history_on('grid.start_before_dt', history_days, 'history.cum_') }} as start_before_cum,
+        {{ history_on('grid.base_dt', history_days, 'history.value_') }} as base_value
     from derived_grid as grid
-    left join measure_history as history
+    left join history_by_member as history
         on history.grain = grid.grain
         and history.grain_id = grid.grain_id
         and history.fact = grid.fact
         and history.measure = grid.measure
         and history.segment = grid.segment
-        and (history.dt = grid.run_dt or history.dt = grid.start_before_dt or history.dt = grid.base_dt)
 ),
 
 derived_value as (
@@ -123,23 +141,13 @@ derived_value as (
         grain_id,
         -- running totals and differences stay exact decimals; only the average divides, as a double
         case agg
-            when 'last' then
-                cast(coalesce(sum(case when dt = run_dt then value end), 0) as double)
-            when 'sum' then
-                cast({{ window_total() }} as double)
-            when 'avg' then
-                cast({{ window_total() }} as double) / max(days_with_data)
-            when 'change' then
-                cast(
-                    coalesce(sum(case when dt = run_dt then value end), 0)
-                    - coalesce(sum(case when dt = base_dt then value end), 0)
-                    as double
-                )
-            when 'base' then
-                cast(coalesce(sum(case when dt = base_dt then value end), 0) as double)
+            when 'last' then cast(coalesce(run_value, 0) as double)
+            when 'sum' then cast({{ window_total() }} as double)
+            when 'avg' then cast({{ window_total() }} as double) / days_with_data
+            when 'change' then cast(coalesce(run_value, 0) - coalesce(base_value, 0) as double)
+            when 'base' then cast(coalesce(base_value, 0) as double)
         end as value
     from windowed
-    group by indicator_code, grain_id, agg
 ),
 
 composite_size as (

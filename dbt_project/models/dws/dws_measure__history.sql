@@ -3,7 +3,9 @@
 -- business date. A period's total is then the difference of two running totals (the business date's
 -- and the last lake day's before the period starts), so a build reads a fixed number of days
 -- whatever the lake holds. Appended to the lake as the day's partition (macros/lake_history.sql).
--- A member unseen for more than a year is dropped: no period reaches back that far.
+-- Only the measures an indicator of the catalog reads, at its grain and segment (the customer grain
+-- carries every measure of its facts; a handful have indicators). A member unseen for more than a
+-- year is dropped: no period reaches back that far.
 
 {{ config(tags=['lake_history'], post_hook="{{ write_lake_history() }}") }}
 
@@ -11,9 +13,21 @@
 
 with
 
+indicator_measure as (
+    select distinct grain, fact, measure, segment
+    from {{ ref('indicator_catalog') }}
+    where kind = 'derived'
+),
+
 measure_daily as (
-    select * from {{ ref('dws_measure__grain_daily') }}
-    where dt = {{ run_date() }}
+    select daily.*
+    from {{ ref('dws_measure__grain_daily') }} as daily
+    inner join indicator_measure
+        on indicator_measure.grain = daily.grain
+        and indicator_measure.fact = daily.fact
+        and indicator_measure.measure = daily.measure
+        and indicator_measure.segment = daily.segment
+    where daily.dt = {{ run_date() }}
 ),
 
 previous_history as (
