@@ -11,9 +11,16 @@ from datetime import datetime
 from airflow.sdk import DAG, CronTriggerTimetable
 from granary_shared import GRANARY_BIN, GranaryStep
 
-START_DATE = datetime(2024, 1, 1)
-# run_immediately=False: unpausing runs nothing for a time already past (a digest of a night still
-# running would go out, and be the only one, since each is sent once).
+# Both DAGs: never catch up, one run at a time. run_immediately=False on their clocks: unpausing
+# runs nothing for a time already past (a digest of a night still running would go out, and be the
+# only one, since each is sent once).
+PROVINCE_CLOCK = {
+    "start_date": datetime(2024, 1, 1),
+    "catchup": False,
+    "max_active_runs": 1,
+    "tags": ["granary", "province", "alerts"],
+    "default_args": {"owner": "granary", "retries": 1},
+}
 
 with DAG(
     dag_id="granary_deadline_watch",
@@ -27,11 +34,7 @@ with DAG(
 to miss its publish deadline, an alert once it has; once per bank, day and cause.
 """,
     schedule=CronTriggerTimetable("*/10 * * * *", timezone="UTC", run_immediately=False),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["granary", "province", "alerts"],
-    default_args={"owner": "granary", "retries": 1},
+    **PROVINCE_CLOCK,
 ):
     GranaryStep(task_id="watch", bash_command=f"{GRANARY_BIN} alerts watch")
 
@@ -45,11 +48,7 @@ with DAG(
 alerts.yaml 的全省渠道。At 08:30 Beijing time, `granary alerts digest` for the day before.
 """,
     schedule=CronTriggerTimetable("30 8 * * *", timezone="Asia/Shanghai", run_immediately=False),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["granary", "province", "alerts"],
-    default_args={"owner": "granary", "retries": 1},
+    **PROVINCE_CLOCK,
 ):
     GranaryStep(
         task_id="digest", bash_command=f"{GRANARY_BIN} alerts digest --date {{{{ macros.ds_add(ds, -1) }}}}"

@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -96,9 +97,12 @@ def _bank_assets(admin: SupersetClient, tenant: Tenant) -> dict[str, set[int]]:
 
 
 @pytest.fixture(scope="module")
-def tmpbank(superset_stack, published_day, tmp_path_factory) -> tuple[Tenant, Path]:
-    """A third bank with a real published day, Superset assets and data on disk (qingshan's, copied)."""
+def tmpbank(superset_stack, published_day, tmp_path_factory) -> Iterator[tuple[Tenant, Path]]:
+    """A third bank with a real published day, Superset assets and data on disk (qingshan's, copied).
+    Removed again afterwards, whatever the tests did: its role is cluster-wide, and a bank left
+    behind (by a crashed session too) would keep the next session's removal from dropping it."""
     tenants_dir = tmp_path_factory.mktemp("tenants")
+    _drop_leftovers()
     _write_yaml(tenants_dir)
     tenant = load_tenant_file(tenants_dir / f"{CODE}.yaml")
     added = _cli(tenants_dir, "tenant", "add", CODE)
@@ -111,7 +115,20 @@ def tmpbank(superset_stack, published_day, tmp_path_factory) -> tuple[Tenant, Pa
     ):
         assert f"created {made}" in added.stderr, added.stderr
     _copy_day(tenant, published_day)
-    return tenant, tenants_dir
+    yield tenant, tenants_dir
+    (tenants_dir / f"{CODE}.yaml").unlink(missing_ok=True)
+    _cli(tenants_dir, "tenant", "remove", CODE)
+    _drop_leftovers()
+
+
+def _drop_leftovers() -> None:
+    """Any serving database of a tmpbank (this session's or an earlier one's), and its role."""
+    with admin_connect(autocommit=True) as conn:
+        for (name,) in conn.execute(
+            "select datname from pg_database where datname like %s", (f"%\\_{CODE}",)
+        ).fetchall():
+            conn.execute(f'drop database "{name}" with (force)')
+        conn.execute(f"drop role if exists {CODE}_reader")
 
 
 def _write_yaml(tenants_dir: Path) -> None:
@@ -266,3 +283,13 @@ def test_added_again_nothing_of_the_first_life_remains(
         assert any(r.json()["result"][0]["data"] for r in answered), dashboard["dashboard_title"]
     [db] = analyst.list_all("database")
     assert db["database_name"] == bundle.database_name(tenant)
+
+    # And out again: the round trip leaves nothing in PostgreSQL.
+    (tenants_dir / f"{CODE}.yaml").unlink()
+    gone = _cli(tenants_dir, "tenant", "remove", CODE)
+    assert gone.returncode == 0, gone.stderr[-3000:]
+    with admin_connect() as conn:
+        assert not conn.execute(
+            "select 1 from pg_database where datname = %s", (serving_database(tenant),)
+        ).fetchone()
+        assert not conn.execute("select 1 from pg_roles where rolname = %s", (tenant.reader_role,)).fetchone()

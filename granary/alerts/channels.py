@@ -11,7 +11,7 @@ from typing import Protocol
 
 import requests
 
-from granary.alerts.settings import alert_settings
+from granary.alerts.settings import alert_settings, alerts_file
 
 TIMEOUT_S = 10
 
@@ -48,6 +48,8 @@ class Email:
 
     def send(self, alert: Alert, targets: tuple[str, ...]) -> None:
         smtp = alert_settings().smtp
+        if not smtp.host or not smtp.sender:
+            raise ValueError(f"{alerts_file()}: smtp.host and smtp.sender must be set to send email alerts")
         message = EmailMessage()
         message["Subject"] = alert.title
         message["From"] = smtp.sender

@@ -6,7 +6,7 @@
     timezone: Asia/Shanghai
 
 Each bank adds its own people in its tenant YAML (`contact:`) and may override `publish_deadline`.
-No file: no province channels, deadline 1d 07:00 Beijing time.
+No file: no province channels (and no email), deadline 1d 07:00 Beijing time.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from granary.core.tenants import DEADLINE_PATTERN, Contacts, Tenant, TenantConfi
 
 
 class Smtp(BaseModel):
+    """The province's mail relay; needed only once someone is to be told by email."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = "127.0.0.1"
+    host: str | None = None
     port: int = Field(25, ge=1, le=65535)
-    sender: str = "granary@localhost"
+    sender: str | None = None
     starttls: bool = False
     user: str | None = None
     password_file: Path | None = None  # owner-only file holding the SMTP password
