@@ -20,9 +20,9 @@
   {{ return(days | sort) }}
 {%- endmacro %}
 
-{# The newest lake day before `day` (a date), or none. #}
-{% macro lake_day_before(day) -%}
-  {%- set earlier = lake_days() | select('lt', day) | list -%}
+{# The newest lake day before the business date, or none: the day a chained model continues from. #}
+{% macro previous_lake_day() -%}
+  {%- set earlier = lake_days() | select('lt', modules.datetime.date.fromisoformat(business_date())) | list -%}
   {{ return(earlier[-1] if earlier else none) }}
 {%- endmacro %}
 
@@ -104,7 +104,7 @@
   lake holds. Columns are the DWD table's, `dt` the day a record arrived.
 #}
 {% macro external_known(table, key, order_by) -%}
-  {%- set previous_day = lake_day_before(modules.datetime.date.fromisoformat(business_date())) -%}
+  {%- set previous_day = previous_lake_day() -%}
   {%- set columns = [] -%}
   {%- if execute -%}
     {%- set probe = run_query('select * from ' ~ dwd_source(table) ~ ' as probe where 1 = 0') -%}

@@ -8,8 +8,6 @@ the failure callback only once a task has failed for good).
 
 from __future__ import annotations
 
-import json
-import re
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -108,6 +106,7 @@ def notify_failure(
     quality = task == "validate"
     what = "数据质量校验未通过" if quality else "日批失败"
     category = EXIT_ZH.get(exit_code or 0, "引擎故障，重试后仍失败" if exit_code else "")
+    link = log_link(dag_id, run_id, task)
     lines = [
         f"银行：{tenant.name_zh}（{tenant.code}）",
         f"业务日期：{dt}",
@@ -115,12 +114,12 @@ def notify_failure(
         f"原因：{reason}" + (f"（{category}）" if category else ""),
         "处理：修正后在 Airflow 中清除该任务重跑，或运行 "
         f"granary airflow run-day --date {dt} --tenants {tenant.code}",
-        f"日志：{log_link(dag_id, run_id, task)}",
+        f"日志：{link}",
     ]
     alert = Alert(
         "quality" if quality else "failure", tenant.code, tenant.name_zh, dt.isoformat(),
         f"【Granary 告警】{tenant.name_zh} {dt} {what}", "\n".join(lines),
-        task=task, reason=reason, link=log_link(dag_id, run_id, task),
+        task=task, reason=reason, link=link,
     )  # fmt: skip
     return send_once(alert, f"failed:{task}", [tenant.contact, alert_settings().province])
 
@@ -197,10 +196,9 @@ def watch_deadlines(tenants: list[Tenant], days: list[date], now: datetime | Non
                 )
                 kind, cause, title = "deadline_missed", "deadline_missed", "已错过发布截止时间"
             else:
-                typical = _typical_publish(day.tenant, dt)
                 if day.failed_task:
                     state = f"当日批处理已在 {task_zh(day.failed_task)}（{day.failed_task}）失败，尚未修复"
-                elif typical is not None and typical > day.due:
+                elif (typical := _typical_publish(day.tenant, dt)) is not None and typical > day.due:
                     state = f"按近几日的发布时间推算，预计 {typical:%Y-%m-%d %H:%M} 才能发布"
                 else:
                     continue
@@ -239,13 +237,3 @@ def digest(tenants: list[Tenant], dt: date) -> Alert | None:
         "\n".join(lines),
     )  # fmt: skip
     return alert if send_once(alert, "digest", [alert_settings().province]) else None
-
-
-def exit_code_of(text: str) -> int | None:
-    """The CLI's exit code as GranaryStep's exception states it ("granary exited 3: …")."""
-    found = re.search(r"granary exited (\d+)", text)
-    return int(found.group(1)) if found else None
-
-
-def as_json(alerts: list[Alert]) -> str:
-    return json.dumps([a.as_json() for a in alerts], ensure_ascii=False)

@@ -71,5 +71,4 @@ def deadline(tenant: Tenant, day: date) -> datetime:
     """When the bank's day must be published: its YAML's publish_deadline, else the installation's."""
     spec = tenant.publish_deadline or alert_settings().publish_deadline
     days, hh, mm = (int(x) for x in re.match(r"^(\d+)d (\d\d):(\d\d)$", spec).groups())  # type: ignore[union-attr]
-    local = datetime.combine(day + timedelta(days=days), time(hh, mm), tzinfo=alert_settings().zone)
-    return local
+    return datetime.combine(day + timedelta(days=days), time(hh, mm), tzinfo=alert_settings().zone)

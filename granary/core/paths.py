@@ -37,11 +37,6 @@ def dws_dir(tenant: str) -> Path:
     return lake_dir(tenant) / "dws"
 
 
-def dws_staging(tenant: str, model: str, dt: date) -> Path:
-    """Where a build writes a history model's day before transform moves it in (macros/lake_history.sql)."""
-    return dws_dir(tenant) / f".{model}.dt={dt.isoformat()}.building"
-
-
 def partition(table_dir: Path, dt: date) -> Path:
     return table_dir / f"dt={dt.isoformat()}"
 

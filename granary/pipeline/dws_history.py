@@ -49,11 +49,16 @@ def prepare(tenant: str, dt: date) -> str:
     return ",".join(d.isoformat() for d in lake_days(tenant, dt))
 
 
+def _staged(tenant: str, dt: date) -> dict[str, Path]:
+    """Model name -> the day dbt wrote beside it (`.<model>.dt=<day>.building`, lake_history.sql)."""
+    suffix = f".dt={dt.isoformat()}.building"
+    return {p.name[1 : -len(suffix)]: p for p in sorted(paths.dws_dir(tenant).glob(f".*{suffix}"))}
+
+
 def commit(tenant: str, dt: date) -> list[Path]:
     """Move the build's days in (replacing a rerun day's), then drop days beyond the horizon."""
     moved = []
-    for staging in sorted(paths.dws_dir(tenant).glob(f".*.dt={dt.isoformat()}.building")):
-        model = staging.name[1 : -len(f".dt={dt.isoformat()}.building")]
+    for model, staging in _staged(tenant, dt).items():
         target = paths.partition(paths.dws_dir(tenant) / model, dt)
         target.parent.mkdir(parents=True, exist_ok=True)
         replaced = target.with_name(f".{target.name}.replaced")
@@ -68,7 +73,7 @@ def commit(tenant: str, dt: date) -> list[Path]:
 
 
 def discard(tenant: str, dt: date) -> None:
-    for staging in paths.dws_dir(tenant).glob(f".*.dt={dt.isoformat()}.building"):
+    for staging in _staged(tenant, dt).values():
         shutil.rmtree(staging, ignore_errors=True)
 
 

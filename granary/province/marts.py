@@ -22,7 +22,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import Progress
 
-from granary.alerts.settings import deadline
+from granary.alerts.notify import DayStatus, day_status
 from granary.catalog.sources import contracts, tables_of
 from granary.core import paths
 from granary.core.errors import DataError, EngineError
@@ -90,8 +90,8 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
             ops.ensure_schema(conn)
             runs = _dag_runs(conn, tenants, dt)
             publishes = _publishes(conn, tenants, dt)
-            first_publishes = _first_publishes(conn, tenants, dt)
             sizes = _database_sizes(conn, tenants)
+        due = {d.tenant.code: d for d in day_status(tenants, dt)}  # the alerts' own reading of deadlines
     except psycopg.Error as exc:
         raise EngineError(
             f"province database {province_database()}: {exc}; run `granary serving init` first"
@@ -109,7 +109,7 @@ def refresh(tenants: Iterable[Tenant], dt: date) -> list[BankDay]:
             _quarantine(marts, tenant, dt, titles)
             _usage(marts, tenant, dt)
             _storage(marts, tenant, dt, sizes.get(tenant.code))
-            _deadline(marts, tenant, dt, first_publishes.get(tenant.code))
+            _deadline(marts, due[tenant.code])
             _status(marts.day)
             built.append(marts)
             progress.advance(task)
@@ -141,16 +141,6 @@ def _publishes(conn: psycopg.Connection, tenants: list[Tenant], dt: date) -> dic
     rows = conn.execute(
         "select distinct on (tenant) tenant, status from ops.publish_log"
         " where dt = %s and tenant = any(%s) order by tenant, started_at desc, id desc",
-        (dt, [t.code for t in tenants]),
-    ).fetchall()
-    return dict(rows)
-
-
-def _first_publishes(conn: psycopg.Connection, tenants: list[Tenant], dt: date) -> dict[str, datetime]:
-    """When each bank's day dt was first published (a rerun later does not make it late)."""
-    rows = conn.execute(
-        "select tenant, min(finished_at) from ops.publish_log"
-        " where dt = %s and status = 'ok' and tenant = any(%s) group by tenant",
         (dt, [t.code for t in tenants]),
     ).fetchall()
     return dict(rows)
@@ -210,14 +200,12 @@ def _storage(marts: BankMarts, tenant: Tenant, dt: date, serving_bytes: int | No
     marts.day.serving_bytes = serving_bytes
 
 
-def _deadline(marts: BankMarts, tenant: Tenant, dt: date, first_published: datetime | None) -> None:
+def _deadline(marts: BankMarts, status: DayStatus) -> None:
     """The bank's publish deadline for dt and whether it was met (null while neither published nor due)."""
     day = marts.day
-    day.deadline_at, day.first_published_at = deadline(tenant, dt), first_published
-    if first_published is not None:
-        day.on_time = first_published <= day.deadline_at
-    elif datetime.now(UTC) > day.deadline_at:
-        day.on_time = False
+    day.deadline_at, day.first_published_at = status.due, status.published_at
+    if status.published_at is not None or datetime.now(UTC) > status.due:
+        day.on_time = status.on_time
 
 
 def _read_json(path) -> Any:  # noqa: ANN001 - a Path

@@ -8,7 +8,7 @@
 
 {{ config(tags=['lake_history'], post_hook="{{ write_lake_history() }}") }}
 
-{%- set previous_day = lake_day_before(modules.datetime.date.fromisoformat(business_date())) %}
+{%- set previous_day = previous_lake_day() %}
 
 with
 
