@@ -136,3 +136,20 @@ def test_analyst_cannot_open_other_banks_dashboards(superset_stack, browser, art
             marker in body for marker in ("Page not found", "找不到", "Access Denied", "拒绝", "not found")
         ), url
     page.close()
+
+
+def test_sql_lab_opens_on_the_banks_own_database(superset_stack, browser, artifacts_dir: Path):
+    """SQL Lab opens on a tab on the bank's own connection (the only one it may use) and schema
+    (granary.superset.provision.open_sql_lab_on_own_database)."""
+    me, them = superset_stack.banks["qingshan"], superset_stack.banks["hexi"]
+    page = login(browser, superset_stack.url, me.tenant)
+    page.goto(f"{superset_stack.url}/sqllab/")
+    expect(page.get_by_text(bundle.database_name(me.tenant)).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(me.tenant.serving_schema).first).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / f"superset_sqllab_{me.tenant.code}.png"))
+    body = page.inner_text("body")
+    assert bundle.database_name(them.tenant) not in body and them.tenant.name_zh not in body
+    # What the page asked Superset for: its SQL Lab bootstrap lists the bank's one database.
+    bootstrap = page.request.get(f"{superset_stack.url}/api/v1/sqllab/").json()["result"]
+    assert [d["database_name"] for d in bootstrap["databases"].values()] == [bundle.database_name(me.tenant)]
+    page.close()

@@ -62,6 +62,18 @@ class SupersetClient:
         self.session.headers["X-CSRFToken"] = csrf.json()["result"]
         self.session.headers["Referer"] = self.base_url
 
+    def web_login(self) -> None:
+        """Also log in as the web page does (a session cookie): Superset's page-side endpoints
+        (SQL Lab's tabs, /tabstateview/) do not take the API's bearer token."""
+        form = {
+            "username": self.username,
+            "password": self._password,
+            "csrf_token": self.session.headers["X-CSRFToken"],
+        }
+        resp = self.request("POST", "/login/", data=form, allow_redirects=False)
+        if resp.status_code != 302 or "/login" in resp.headers.get("Location", "/login"):
+            raise EngineError(f"Superset web login as '{self.username}' failed: HTTP {resp.status_code}")
+
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Any call; the caller reads the status (tests assert on 403/404)."""
         kwargs.setdefault("timeout", self.timeout)

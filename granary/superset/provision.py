@@ -133,6 +133,24 @@ def grant_bank(client: SupersetClient, tenant: Tenant, assets: BankAssets, permi
         client.call("PUT", f"/api/v1/dashboard/{dashboard_id}", json={"roles": [role_id], "published": True})
 
 
+def open_sql_lab_on_own_database(tenant: Tenant, database_id: int) -> None:
+    """SQL Lab opens on the analyst's last tab, and a new analyst has none: it would open empty, on
+    no database. The first tab is made here, as the analyst (Superset keeps tabs per user): the
+    bank's own database and schema, with a query to start from. A user with tabs keeps them."""
+    analyst = SupersetClient(tenant.analyst_user, credentials.analyst_password(tenant))
+    analyst.web_login()
+    if analyst.call("GET", "/api/v1/sqllab/")["result"]["tab_state_ids"]:
+        return
+    editor = {
+        "name": f"{tenant.name_zh} SQL",
+        "dbId": database_id,
+        "schema": tenant.serving_schema,
+        "sql": "select * from ads_branch_daily order by dt desc limit 100",
+        "autorun": False,
+    }
+    analyst.call("POST", "/tabstateview/", data={"queryEditor": json.dumps(editor, ensure_ascii=False)})
+
+
 def provision(tenants: list[Tenant]) -> None:
     """Role, analyst, database connection, datasets and dashboard for each bank (idempotent)."""
     client = admin_client()
@@ -150,6 +168,7 @@ def provision(tenants: list[Tenant]) -> None:
         progress.update(task, description="Superset: roles, analysts, dashboard access")
         for tenant, assets in imported:
             grant_bank(client, tenant, assets, base | _data_permission_ids(tenant, assets, known))
+            open_sql_lab_on_own_database(tenant, assets.database_id)
             progress.advance(task)
     # The province ops dashboard (granary.superset.province): the province admin's alone.
     ops = province.provision(client, base)
