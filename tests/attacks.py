@@ -38,7 +38,7 @@ class Markers:
 
     bank: str
     names: frozenset[str]  # matched as substrings: schema, database, names, UUIDs, passwords
-    ids: frozenset[str]  # digit-bearing ids matched on word boundaries: branch, manager, village ids
+    ids: frozenset[str]  # matched on word boundaries: B's code, its branch, manager and village ids
 
     def found(self, text: str, typed: str = "") -> list[str]:
         """B's markers in `text` that are not in `typed` (an echo of the attacker's own input)."""
@@ -79,6 +79,8 @@ def markers_for(them: Tenant, me: Tenant) -> Markers:
     if not theirs - mine:
         raise AssertionError(f"bank {them.code} published no id of its own: the matrix could judge nothing")
     names = {
+        them.name_en,
+        postgres.legacy_serving_database(them),
         them.serving_schema,
         tenant_password(them.code),
         superset_credentials.analyst_password(them),
@@ -90,7 +92,8 @@ def markers_for(them: Tenant, me: Tenant) -> Markers:
     # Before one database per bank, both banks share a database name: only a name of B's own counts.
     if postgres.serving_database(them) != postgres.serving_database(me):
         names.add(postgres.serving_database(them))
-    return Markers(them.code, frozenset(names), frozenset(theirs - mine))
+    # B's code is matched like an id (on word boundaries): in a role, schema or database name too.
+    return Markers(them.code, frozenset(names), frozenset(theirs - mine | {them.code}))
 
 
 @dataclass

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from granary.core import config
-from granary.core.postgres import admin_connect
 from granary.core.tenants import Tenant, get_tenant
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
@@ -50,29 +49,16 @@ def serving_db(granary_env: Path) -> Iterator[str]:
     """Fresh serving databases for the session (a database per bank, the province's), every bank's
     role; the value is the serving prefix (granary.core.postgres.serving_database names each bank's).
 
-    Bank roles are cluster-wide: their password hashes are put back afterwards, so a
-    demo on the same PostgreSQL keeps its credentials.
+    The roles are this session's own (named under its serving prefix): a demo on the same
+    PostgreSQL keeps its roles and credentials.
     """
     os.environ["GRANARY_SERVING_DB"] = TEST_SERVING_DB
     config.settings.cache_clear()
     tenants = [get_tenant(code) for code in BANKS]
     drop_serving(tenants)
-    with admin_connect(autocommit=True) as conn:
-        saved = {
-            t.reader_role: conn.execute(
-                "select rolpassword from pg_authid where rolname = %s", (t.reader_role,)
-            ).fetchone()
-            for t in tenants
-        }
     init_serving(tenants)
     yield TEST_SERVING_DB
     drop_serving(tenants)
-    with admin_connect(autocommit=True) as conn:
-        for role, row in saved.items():
-            if row is None:
-                conn.execute(f'drop role if exists "{role}"')
-            elif row[0] is not None:
-                conn.execute(f"alter role \"{role}\" password '{row[0]}'")
 
 
 @pytest.fixture(scope="session")

@@ -115,6 +115,8 @@ def _files(tenant: Tenant) -> dict[str, Path]:
         "warehouse duckdb": paths.warehouse_db(tenant.code),
         "pg password file": paths.tenant_password_file(tenant.code),
         "pii key file": paths.tenant_key_file(tenant.code),
+        # The installation's key: with it, a bank could recompute which opaque role is which bank.
+        "catalog key file": paths.catalog_key_file(),
     }
     # An installation whose data was built elsewhere may lack B's key file: nothing to steal there.
     return {label: path for label, path in files.items() if path.exists()}
@@ -280,6 +282,63 @@ def postgres_attempts(me: Tenant, t: Target) -> list[Attempt]:
         ("all settings", "select name, setting from pg_settings"),
     ]:
         add(name, [stmt])
+    # Enumerating the banks from the cluster-wide catalogs: role names, database names, settings,
+    # statistics. B's code, names, database name and legacy names are markers (tests/attacks.py).
+    # B's role name is not: any role can read every role's name (oid to name, below), which is why
+    # it is an opaque token that says nothing of which bank it is, nor of its database's name.
+    for name, stmt in [
+        ("pg_roles names", "select rolname from pg_roles"),
+        ("pg_user", "select usename from pg_user"),
+        ("pg_group", "select groname, grolist from pg_group"),
+        ("pg_auth_members", "select roleid::regrole::text, member::regrole::text from pg_auth_members"),
+        (
+            "pg_shdepend roles",
+            "select distinct dbid, refobjid::regrole::text from pg_shdepend"
+            " where refclassid = 'pg_authid'::regclass",
+        ),
+        (
+            "role names by oid (pg_get_userbyid)",
+            "select string_agg(pg_get_userbyid(o::oid), ',') from generate_series(1, 200000) o"
+            " where pg_get_userbyid(o::oid) not like 'unknown (OID=%'",
+        ),
+        (
+            "role names by oid (regrole)",
+            "select string_agg(o::oid::regrole::text, ',') from generate_series(1, 200000) o"
+            " where o::oid::regrole::text !~ '^[0-9]+$'",
+        ),
+        ("information_schema.enabled_roles", "select role_name from information_schema.enabled_roles"),
+        ("information_schema.applicable_roles", "select * from information_schema.applicable_roles"),
+        (
+            "pg_stat_get_activity()",
+            "select datid, usesysid::regrole::text, application_name, client_addr"
+            " from pg_stat_get_activity(null)",
+        ),
+        ("pg_stat_ssl", "select * from pg_stat_ssl"),
+        ("pg_stat_replication", "select usename, application_name from pg_stat_replication"),
+        ("pg_stat_database_conflicts", "select datname from pg_stat_database_conflicts"),
+        ("pg_stat_user_tables", "select schemaname, relname from pg_stat_user_tables"),
+        ("pg_statio_all_tables", "select schemaname, relname from pg_statio_all_tables"),
+        ("pg_stat_user_functions", "select schemaname, funcname from pg_stat_user_functions"),
+        ("pg_stat_progress_vacuum", "select datname, relid::regclass::text from pg_stat_progress_vacuum"),
+        ("pg_tablespace", "select spcname, spcacl::text from pg_tablespace"),
+        ("pg_file_settings", "select sourcefile, name, setting from pg_file_settings"),
+        ("pg_hba_file_rules", "select database, user_name from pg_hba_file_rules"),
+        ("settings by source", "select name, setting, source from pg_settings where source <> 'default'"),
+        ("database settings", "select setconfig from pg_db_role_setting"),
+    ]:
+        add(name, [stmt])
+    # Asking whether a name exists: the names Granary once made from a bank's code.
+    add(
+        "to_regrole(B's code-named role)",
+        [f"select to_regrole('{them.code}_reader')"],
+        leaked_if=lambda x: "[(None,)]" not in x,
+    )
+    legacy_db = postgres.legacy_serving_database(them)
+    add(
+        "has_database_privilege(B's code-named database)",
+        [f"select has_database_privilege('{legacy_db}', 'connect')"],
+        leaked_if=lambda x: statement_ran(x, f"select has_database_privilege('{legacy_db}', 'connect')"),
+    )
     add(
         "to_regnamespace(B's schema)",
         [f"select to_regnamespace('{s}')"],
@@ -900,9 +959,9 @@ def superset_attempts(me: Tenant, mine: SupersetIds, t: Target) -> tuple[list[At
     add_sql("SQL Lab COPY to stdout", f"copy (select * from {s}.ads_branch_daily) to stdout")
     add_sql("SQL Lab CTE hiding B's table", f"with x as (select * from {s}.ads_branch_daily) select * from x")
     # Saved queries, history, exports of B's SQL Lab work. A's own history holds what A typed
-    # (B's schema and database names, above): those two are not judged in A's lists; B's query and
+    # (B's schema and database names and so its code, above): those are not judged in A's lists; B's query and
     # saved-query ids, B's bank name (the saved query's label) and B's data still are.
-    own_typing = (s, postgres.serving_database(them))
+    own_typing = (s, postgres.serving_database(them), them.code)
     for name, path, b_id in [
         ("saved query list", "/api/v1/saved_query/", t.saved_query),
         ("query history list", "/api/v1/query/", t.query_id),

@@ -591,17 +591,21 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
     assert (secrets / "superset.admin.password").read_text().strip() == "superset-admin-test"
     for file in ("airflow.passwords.json", "airflow.admin.password", "superset.admin.password"):
         assert stat.S_IMODE((secrets / file).stat().st_mode) == 0o600, file
-    roles = set(
-        _psql(env, "postgres", "select rolname from pg_roles where rolname like '%\\_reader'").split()
+    # Each bank's database and role are opaque names; `granary tenant show` gives them.
+    hexi, qingshan = (
+        json.loads(_bash(f"granary tenant show {code} --json", env).stdout) for code in ("hexi", "qingshan")
     )
-    assert {"qingshan_reader", "hexi_reader"} <= roles
+    roles = set(_psql(env, "postgres", "select rolname from pg_roles").split())
+    assert {hexi["user"], qingshan["user"]} <= roles
+    assert not [r for r in roles if "hexi" in r or "qingshan" in r]
+    hexi_db, hexi_role = hexi["dbname"], hexi["user"]
 
     # A published day stands in for real data: the backups must carry it and the roles.
     _psql(
-        env, "granary_serving_hexi",
+        env, hexi_db,
         "create schema t_hexi; create table t_hexi.publish_info (tenant text, row_count bigint);"
-        "insert into t_hexi.publish_info values ('hexi', 42); grant usage on schema t_hexi to hexi_reader;"
-        "grant select on all tables in schema t_hexi to hexi_reader",
+        f"insert into t_hexi.publish_info values ('hexi', 42); grant usage on schema t_hexi to {hexi_role};"
+        f"grant select on all tables in schema t_hexi to {hexi_role}",
     )  # fmt: skip
 
     backup, check, restore = guide_blocks("bash runnable")[:3]
@@ -614,11 +618,11 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
             env, "postgres", "select datname from pg_database where datname like 'granary\\_serving\\_%'"
         ).split()
     )
-    assert {"granary_serving_hexi", "granary_serving_qingshan", "granary_serving_province"} <= serving
+    assert {hexi_db, qingshan["dbname"], "granary_serving_province"} <= serving
     assert dumps == {"roles.sql", "granary_airflow.dump", "granary_superset.dump"} | {
         f"{db}.dump" for db in serving
     }
-    assert "hexi_reader" in (stamp_dirs[0] / "roles.sql").read_text()
+    assert hexi_role in (stamp_dirs[0] / "roles.sql").read_text()
 
     checked = _bash(check, env)
     assert "t_hexi" in checked.stdout.split()
@@ -627,13 +631,11 @@ def test_init_scripts_and_guide_commands_on_scratch_postgres(scratch_postgres, t
     )
 
     # Disaster: the day is lost; restoring brings back the rows and the reader's grant.
-    _psql(env, "granary_serving_hexi", "drop schema t_hexi cascade")
+    _psql(env, hexi_db, "drop schema t_hexi cascade")
     _bash(restore, env)
-    assert _psql(env, "granary_serving_hexi", "select row_count from t_hexi.publish_info") == "42"
+    assert _psql(env, hexi_db, "select row_count from t_hexi.publish_info") == "42"
     reader = _psql(
-        env,
-        "granary_serving_hexi",
-        "select has_table_privilege('hexi_reader', 't_hexi.publish_info', 'select')",
+        env, hexi_db, f"select has_table_privilege('{hexi_role}', 't_hexi.publish_info', 'select')"
     )
     assert reader == "t"
 

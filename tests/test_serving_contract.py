@@ -3,7 +3,9 @@ and returns rows of that bank only; every documented object and key column exist
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from psycopg import sql
 
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant
-from granary.serving.connection import tenant_connect
+from granary.serving.connection import tenant_connect, tenant_conninfo
 
 pytestmark = pytest.mark.slow
 
@@ -139,3 +141,70 @@ def test_history_serves_every_published_day(published_day: PublishedDay) -> None
         assert days == list(published_day.days)
         assert daily == [d for d in published_day.days if (published_day.dt - d).days < 90]
         assert month_ends == list(published_day.days)  # each the last served day of its month
+
+
+def _tool_env(tenant: Tenant) -> dict[str, str]:
+    info = tenant_conninfo(tenant)
+    return {
+        **os.environ,
+        "PGHOST": str(info["host"]),
+        "PGPORT": str(info["port"]),
+        "PGDATABASE": info["dbname"],
+        "PGUSER": info["user"],
+        "PGPASSWORD": info["password"],
+    }
+
+
+def _own_rows(tenant: Tenant) -> int:
+    with tenant_connect(tenant) as conn:
+        return conn.execute("select count(*) from ads_branch_daily").fetchone()[0]
+
+
+def test_psql_works_on_the_banks_database_but_lists_no_other(published_day: PublishedDay) -> None:
+    """psql's describe commands work for the bank's own objects; the two that would list the
+    cluster's roles and databases (\\du, \\l) are refused (granary.serving.databases)."""
+    tenant = published_day.tenants[0]
+    env = _tool_env(tenant)
+    run = ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-At"]
+    commands = [r"\dt", r"\dn", r"\d ads_branch_daily", "select count(*) from ads_branch_daily"]
+    own = subprocess.run(
+        [*run, *(arg for c in commands for arg in ("-c", c))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert own.returncode == 0, own.stderr
+    assert f"{tenant.serving_schema}|ads_branch_daily|table" in own.stdout
+    assert own.stdout.split()[-1] == str(_own_rows(tenant))
+    for listing in (r"\du", r"\l"):
+        refused = subprocess.run([*run, "-c", listing], env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0 and "permission denied" in refused.stderr, (listing, refused)
+
+
+def test_jdbc_client_reads_the_banks_metadata_and_rows(published_day: PublishedDay) -> None:
+    """A JDBC client's metadata calls and a query work with the catalogs hidden, and show only the
+    bank's own schema and grants."""
+    from granary.core import paths
+    from granary.stack.jars import jars
+
+    tenant = published_day.tenants[0]
+    info = tenant_conninfo(tenant)
+    [driver] = [j for j in jars("spark") if j.name.startswith("postgresql-")]
+    probe = Path(__file__).parent / "support" / "JdbcProbe.java"
+    url = f"jdbc:postgresql://{info['host']}:{info['port']}/{info['dbname']}"
+    password_file = str(paths.tenant_password_file(tenant.code))
+    args = [url, info["user"], password_file, tenant.serving_schema]
+    done = subprocess.run(
+        ["java", "-cp", str(driver), str(probe), *args], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = done.stdout.splitlines()
+    assert f"user {info['user']}" in seen
+    assert f"schema {tenant.serving_schema}" in seen and "table ads_branch_daily" in seen
+    assert "column branch_id" in seen
+    assert f"rows {_own_rows(tenant)}" in seen
+    schemas = {line.split()[1] for line in seen if line.startswith("schema ")}
+    assert not [s for s in schemas if s.startswith("t_") and not s.startswith(tenant.serving_schema)]
+    grantees = {line.split()[1] for line in seen if line.startswith("privilege ")}
+    assert info["user"] in grantees

@@ -355,7 +355,7 @@ def test_bundle_is_deterministic_per_bank():
     assert dashboard["dashboard_title"] == "青山农村商业银行 · 经营概览"
     database = yaml.safe_load(first[bundle.DATABASE_FILE])
     assert bundle.PASSWORD_MASK in database["sqlalchemy_uri"]  # the password travels beside the bundle
-    assert "qingshan_reader" in database["sqlalchemy_uri"] and database["allow_dml"] is False
+    assert f"//{qingshan.reader_role}:" in database["sqlalchemy_uri"] and database["allow_dml"] is False
     for name, text in first.items():
         if name.startswith("datasets/"):
             assert yaml.safe_load(text)["schema"] == "t_qingshan", name

@@ -99,12 +99,11 @@ def _bank_assets(admin: SupersetClient, tenant: Tenant) -> dict[str, set[int]]:
 @pytest.fixture(scope="module")
 def tmpbank(superset_stack, published_day, tmp_path_factory) -> Iterator[tuple[Tenant, Path]]:
     """A third bank with a real published day, Superset assets and data on disk (qingshan's, copied).
-    Removed again afterwards, whatever the tests did: its role is cluster-wide, and a bank left
-    behind (by a crashed session too) would keep the next session's removal from dropping it."""
+    Removed again afterwards, whatever the tests did."""
     tenants_dir = tmp_path_factory.mktemp("tenants")
-    _drop_leftovers()
     _write_yaml(tenants_dir)
     tenant = load_tenant_file(tenants_dir / f"{CODE}.yaml")
+    _drop_leftovers(tenant)
     added = _cli(tenants_dir, "tenant", "add", CODE)
     assert added.returncode == 0, added.stderr[-3000:]
     for made in (
@@ -118,17 +117,15 @@ def tmpbank(superset_stack, published_day, tmp_path_factory) -> Iterator[tuple[T
     yield tenant, tenants_dir
     (tenants_dir / f"{CODE}.yaml").unlink(missing_ok=True)
     _cli(tenants_dir, "tenant", "remove", CODE)
-    _drop_leftovers()
+    _drop_leftovers(tenant)
 
 
-def _drop_leftovers() -> None:
-    """Any serving database of a tmpbank (this session's or an earlier one's), and its role."""
+def _drop_leftovers(tenant: Tenant) -> None:
+    """The bank's serving database and role, whatever the tests did (named under this session's
+    serving prefix: an earlier session's are never in the way)."""
     with admin_connect(autocommit=True) as conn:
-        for (name,) in conn.execute(
-            "select datname from pg_database where datname like %s", (f"%\\_{CODE}",)
-        ).fetchall():
-            conn.execute(f'drop database "{name}" with (force)')
-        conn.execute(f"drop role if exists {CODE}_reader")
+        conn.execute(f'drop database if exists "{serving_database(tenant)}" with (force)')
+        conn.execute(f'drop role if exists "{tenant.reader_role}"')
 
 
 def _write_yaml(tenants_dir: Path) -> None:

@@ -58,7 +58,7 @@ def _print_where_to_look(tenants: list[Tenant], dt: date) -> None:
     for t in tenants:
         lines.append(f"  {t.name_zh} analyst: {t.analyst_user} / {credentials.analyst_password(t)}")
     lines += [
-        f"Serving   postgresql://<bank>_reader@{s.pg_host}:{s.pg_port}/{s.serving_db}_<bank>",
+        f"Serving   {s.pg_host}:{s.pg_port}; a bank's database and role: granary tenant show <bank>",
         f"          bank passwords: {s.secrets_dir}/<bank>.pg.password",
         f"Try       .venv/bin/granary tags --tenant {tenants[0].code} --customer C0000000001",
         "Stop      make stop",

@@ -14,7 +14,7 @@ app = typer.Typer()
 serving_app = typer.Typer(help="The PostgreSQL serving databases: one per bank, its role, the province's.")
 credentials_app = typer.Typer(help="Banks' serving credentials (kept owner-only outside the repo).")
 tenant_app = typer.Typer(
-    help="A bank's lifecycle: onboarding is adding tenants/T.yaml (add), removing (remove)."
+    help="A bank's lifecycle: onboarding is adding tenants/T.yaml (add), its connection (show), removing it."
 )
 
 
@@ -75,6 +75,28 @@ def tenant_add(code: Annotated[str, typer.Argument(help="the bank code, e.g. qin
     from granary.admin.onboarding import add
 
     guard(lambda: add(code))
+
+
+@tenant_app.command("show")
+def tenant_show(
+    code: Annotated[str, typer.Argument(help="the bank code, e.g. qingshan")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What the bank's loan systems and tools connect with: host, port, its (opaque) database and
+    login role, its schema, and where its password is kept. Nothing is created."""
+    from granary.core import paths
+    from granary.serving.connection import tenant_conninfo
+
+    t = bank_arg(code)
+    info = {k: v for k, v in tenant_conninfo(t).items() if k != "password"}
+    info |= {"schema": t.serving_schema, "password_file": str(paths.tenant_password_file(t.code))}
+    if as_json:
+        out.print_json(json.dumps(info))
+        return
+    table = Table("", t.name_zh, title=f"{t.code}: serving connection")
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    out.print(table)
 
 
 @tenant_app.command("remove")

@@ -73,6 +73,11 @@ def tenant_password_file(tenant: str) -> Path:
     return settings().secrets_dir / f"{tenant}.pg.password"
 
 
+def catalog_key_file() -> Path:
+    """The installation's key for the banks' opaque PostgreSQL names (granary.core.secrets)."""
+    return settings().secrets_dir / "catalog.key"
+
+
 # --- province level: external data providers (granary.external) ---------------------------
 # "_province" can never be a bank code (codes start with a letter), so these never clash.
 PROVINCE = "_province"

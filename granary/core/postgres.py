@@ -15,6 +15,7 @@ from psycopg import sql
 
 from granary.core.config import settings
 from granary.core.errors import EngineError
+from granary.core.secrets import catalog_token
 from granary.core.tenants import Tenant
 
 START_HINT = "Start it with `make setup` (or `pg_ctlcluster --skip-systemctl-redirect 15 main start`)."
@@ -70,7 +71,13 @@ def ensure_database(conn: psycopg.Connection, name: str, owner: str | None = Non
 
 
 def serving_database(tenant: Tenant) -> str:
-    """The PostgreSQL database that serves the bank: `<serving_db>_<bank>`."""
+    """The PostgreSQL database that serves the bank: `<serving_db>_<token>`, opaque like its role
+    (Tenant.reader_role): a bank can test whether a database of a given name exists."""
+    return f"{settings().serving_db}_{catalog_token(tenant.code, 'database')}"
+
+
+def legacy_serving_database(tenant: Tenant) -> str:
+    """What the bank's database was called before names were opaque (renamed by `serving init`)."""
     return f"{settings().serving_db}_{tenant.code}"
 
 

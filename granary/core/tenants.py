@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from granary.core.config import settings
+from granary.core.secrets import catalog_token
 
 
 class TenantConfigError(ValueError):
@@ -74,9 +75,11 @@ class Tenant(BaseModel):
         """Beside the serving schema, in the bank's own database: its served history."""
         return f"{self.serving_schema}_history"
 
-    @cached_property
+    @property
     def reader_role(self) -> str:
-        return f"{self.code}_reader"
+        """The bank's PostgreSQL login role: opaque (secrets.catalog_token), because every role of
+        the cluster can read every role's name."""
+        return f"{settings().serving_db}_{catalog_token(self.code, 'role')}_reader"
 
     @cached_property
     def superset_role(self) -> str:

@@ -9,6 +9,13 @@ per-role and per-database settings (pg_db_role_setting). Each database's copy of
 its own, so they are revoked from PUBLIC in every bank's database, the province's and template1
 (databases created later inherit it), and PUBLIC may not CONNECT to `postgres` or `template1` at all:
 bank A then never reads bank B's database name, and B's schema name appears in no setting A can read.
+
+Some names cannot be hidden: any role can turn a role's oid into its name (pg_get_userbyid) and ask
+whether a database or role of a given name exists. So a bank's database and role are named by
+opaque keyed tokens (granary.core.secrets.catalog_token), never by its code. pg_roles stays
+readable (psql's describe commands and JDBC's privilege calls read it) and shows tokens only; which role belongs
+where (pg_auth_members, pg_shdepend) is hidden. An installation from before opaque names has its
+databases and roles renamed here.
 """
 
 from __future__ import annotations
@@ -19,7 +26,14 @@ import psycopg
 from psycopg import sql
 from rich.console import Console
 
-from granary.core.postgres import admin_connect, ensure_database, province_database, serving_database
+from granary.core.errors import EngineError
+from granary.core.postgres import (
+    admin_connect,
+    ensure_database,
+    legacy_serving_database,
+    province_database,
+    serving_database,
+)
 from granary.core.secrets import tenant_password
 from granary.core.tenants import Tenant
 from granary.province import ops
@@ -45,7 +59,13 @@ HIDDEN_CATALOGS = (
     "pg_stat_progress_vacuum",
     "pg_prepared_xacts",
     "pg_replication_slots",
+    "pg_stat_replication",
+    # Which role is a member of which, and which role has rights in which database.
+    "pg_auth_members",
+    "pg_shdepend",
 )
+# The function under pg_stat_activity: every session's role oid, client and application_name.
+HIDDEN_FUNCTIONS = ("pg_stat_get_activity(integer)",)
 # Databases every cluster has that PUBLIC may CONNECT to by default; a bank role needs neither.
 MAINTENANCE_DATABASES = ("postgres", "template1")
 
@@ -62,6 +82,7 @@ def init_serving(tenants: Iterable[Tenant]) -> None:
         _ensure_group_roles(conn)
         audit = pgaudit_loaded(conn)
         for tenant in tenants:
+            _rename_legacy(conn, tenant)
             _ensure_role(conn, tenant)
             _ensure_database(conn, serving_database(tenant), owner_only_for=tenant.reader_role)
         _ensure_login_role(conn, province_reader_role(), province_reader_password())
@@ -108,6 +129,35 @@ def _ensure_group_roles(conn: psycopg.Connection) -> None:
     for role in (BANK_READERS, AUDITOR):
         if not conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
             conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+
+
+def _exists(conn: psycopg.Connection, catalog: str, column: str, name: str) -> bool:
+    query = sql.SQL("select 1 from {} where {} = %s").format(sql.Identifier(catalog), sql.Identifier(column))
+    return conn.execute(query, (name,)).fetchone() is not None
+
+
+def _rename_legacy(conn: psycopg.Connection, tenant: Tenant) -> None:
+    """A database and role named by the bank's code (before opaque names) take their opaque names;
+    data, grants and the password stay. Only the role of this installation's own database is taken:
+    another installation on the cluster may have a role of the same legacy name."""
+    old_db, new_db = legacy_serving_database(tenant), serving_database(tenant)
+    if not _exists(conn, "pg_database", "datname", old_db) or _exists(conn, "pg_database", "datname", new_db):
+        return
+    try:
+        conn.execute(sql.SQL("alter database {} rename to {}").format(*map(sql.Identifier, (old_db, new_db))))
+    except psycopg.errors.ObjectInUse as exc:
+        raise EngineError(
+            f"{old_db}: cannot rename it to {new_db} while sessions use it ({exc}). Stop what reads it "
+            "(loan systems, Superset), then run `granary serving init` again."
+        ) from exc
+    old_role, new_role = f"{tenant.code}_reader", tenant.reader_role
+    if _exists(conn, "pg_roles", "rolname", old_role) and not _exists(conn, "pg_roles", "rolname", new_role):
+        conn.execute(sql.SQL("alter role {} rename to {}").format(*map(sql.Identifier, (old_role, new_role))))
+    console.print(
+        f"[yellow]![/] {tenant.code}: database {old_db} is now {new_db}, role {old_role} is now "
+        f"{tenant.reader_role}. Give the bank its new names (`granary tenant show {tenant.code}`) and run "
+        "`granary superset provision` to repoint its Superset connection."
+    )
 
 
 def _ensure_role(conn: psycopg.Connection, tenant: Tenant) -> None:
@@ -175,6 +225,8 @@ def _hide_cluster_catalogs(conn: psycopg.Connection) -> None:
     for name in HIDDEN_CATALOGS:
         if name in present:
             conn.execute(sql.SQL("revoke select on pg_catalog.{} from public").format(sql.Identifier(name)))
+    for signature in HIDDEN_FUNCTIONS:
+        conn.execute(f"revoke execute on function pg_catalog.{signature} from public")
 
 
 def _enable_audit(conn: psycopg.Connection, dbname: str) -> None:
@@ -193,9 +245,11 @@ def _enable_audit(conn: psycopg.Connection, dbname: str) -> None:
 
 def drop_serving(tenants: Iterable[Tenant]) -> None:
     """Drop the banks' serving databases and the province's (tests and scratch installations)."""
+    tenants = list(tenants)
     names = [serving_database(t) for t in tenants] + [province_database()]
     with admin_connect(autocommit=True) as conn:
         for name in names:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        # Prefixed by the installation's serving name, so it is this installation's alone.
-        conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(province_reader_role())))
+        # Prefixed by the installation's serving name, so they are this installation's alone.
+        for role in [t.reader_role for t in tenants] + [province_reader_role()]:
+            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))

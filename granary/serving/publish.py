@@ -137,9 +137,7 @@ def _publish(
             f"{paths.warehouse_db(tenant.code)}: no {history.SERIES_TABLE}; run `granary transform` first"
         )
     counts: dict[str, int] = {}
-    with admin_connect(
-        serving_database(tenant), autocommit=True, application_name=f"granary publish {tenant.code}"
-    ) as conn:
+    with admin_connect(serving_database(tenant), autocommit=True, application_name="granary publish") as conn:
         # One publisher per bank at a time; a killed one's session lock dies with its connection.
         # (A publisher killed a moment ago may still hold it until its server process notices.)
         try:
