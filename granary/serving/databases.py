@@ -13,9 +13,9 @@ bank A then never reads bank B's database name, and B's schema name appears in n
 Some names cannot be hidden: any role can turn a role's oid into its name (pg_get_userbyid) and ask
 whether a database or role of a given name exists. So a bank's database and role are named by
 opaque keyed tokens (granary.core.secrets.catalog_token), never by its code. pg_roles stays
-readable (psql's describe commands and JDBC's privilege calls read it) and shows tokens only; which role belongs
-where (pg_auth_members, pg_shdepend) is hidden. An installation from before opaque names has its
-databases and roles renamed here.
+readable (psql's describe commands and JDBC's privilege calls read it) and shows tokens only;
+which role belongs where (pg_auth_members, pg_shdepend) is hidden. An installation from before
+opaque names has its databases and roles renamed here.
 """
 
 from __future__ import annotations
