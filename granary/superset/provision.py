@@ -8,16 +8,18 @@ those; an analyst user holding only that role; the dashboard restricted to that 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rich.console import Console
 from rich.progress import Progress
 
 from granary.core.errors import EngineError
-from granary.core.postgres import serving_database
+from granary.core.postgres import admin_connect, serving_database
 from granary.core.secrets import tenant_password
 from granary.core.tenants import Tenant
-from granary.superset import bundle, credentials, province
+from granary.superset import bundle, credentials, province, service
 from granary.superset.client import SupersetClient
 
 console = Console(stderr=True)
@@ -151,8 +153,24 @@ def open_sql_lab_on_own_database(tenant: Tenant, database_id: int) -> None:
     analyst.call("POST", "/tabstateview/", data={"queryEditor": json.dumps(editor, ensure_ascii=False)})
 
 
+@contextmanager
+def _one_provisioning_at_a_time() -> Iterator[None]:
+    """Superset creates a permission the first time an import needs it, and two imports at once
+    (each bank's first DAG task provisions it) collide on that: HTTP 500, duplicate key. So
+    provisioning of one Superset waits for any other (a PostgreSQL advisory lock, held by this
+    session: any host running `granary` for the installation sees it, and a crash releases it)."""
+    with admin_connect(autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (f"granary superset {service.metadata_db()}",))
+        yield
+
+
 def provision(tenants: list[Tenant]) -> None:
     """Role, analyst, database connection, datasets and dashboard for each bank (idempotent)."""
+    with _one_provisioning_at_a_time():
+        _provision(tenants)
+
+
+def _provision(tenants: list[Tenant]) -> None:
     client = admin_client()
     base: set[int] = set()
     for role in BASE_ROLES:
