@@ -63,8 +63,11 @@ class Render:
     rows: dict[int, list[dict]] = field(default_factory=dict)
 
 
-def open_dashboard(page: Page, url: str, charts: int, timeout_s: float = 90) -> Render:
-    """Open the dashboard and wait until its `charts` charts are drawn (or one shows an error)."""
+def open_dashboard(
+    page: Page, url: str, charts: int, timeout_s: float = 90, require_drawn: bool = True
+) -> Render:
+    """Open the dashboard and wait until its `charts` charts are drawn (or one shows an error);
+    with `require_drawn=False`, a chart that shows "no results" has settled too (the caller judges)."""
     cached: list[bool] = []
     rows: dict[int, list[dict]] = {}
 
@@ -91,7 +94,10 @@ def open_dashboard(page: Page, url: str, charts: int, timeout_s: float = 90) -> 
             states = page.evaluate(CHART_STATES_JS)
             if any(s["error"] for s in states):
                 break
-            if len(states) == charts and all(s["drawn"] and not s["loading"] for s in states):
+            settled = [
+                (s["drawn"] or (s["empty"] and not require_drawn)) and not s["loading"] for s in states
+            ]
+            if len(states) == charts and all(settled):
                 drawn_at = drawn_at or time.perf_counter()
                 # Drawn must hold a moment: a dashboard may mount its grid again (and redraw every
                 # chart) once its filter bar has loaded.
