@@ -130,9 +130,9 @@ def _publisher_backend(conn: psycopg.Connection, tenant: Tenant) -> tuple[int, s
     return conn.execute(
         """
         select a.pid, a.query, exists (select 1 from pg_locks l where l.pid = a.pid and not l.granted)
-        from pg_stat_activity a where a.application_name = %s
+        from pg_stat_activity a where a.application_name = 'granary publish' and a.datname = %s
         """,
-        (f"granary publish {tenant.code}",),
+        (serving_database(tenant),),
     ).fetchone()
 
 

@@ -9,6 +9,7 @@ bank's database: the bank's audit trail is its database's.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -66,15 +67,16 @@ def log_file(conn: psycopg.Connection) -> str:
 
 def _read_log(conn: psycopg.Connection, path: str) -> Iterator[str]:
     (size,) = conn.execute("select size from pg_stat_file(%s)", (path,)).fetchone()
+    # Decoded across chunks: a chunk may end inside a character (the log holds Chinese text).
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     offset, tail = 0, ""
     while offset < size:
-        (chunk,) = conn.execute(
-            "select convert_from(pg_read_binary_file(%s, %s, %s), 'UTF8')", (path, offset, CHUNK)
-        ).fetchone()
+        (chunk,) = conn.execute("select pg_read_binary_file(%s, %s, %s)", (path, offset, CHUNK)).fetchone()
         offset += CHUNK
-        lines = (tail + chunk).split("\n")
+        lines = (tail + decoder.decode(bytes(chunk))).split("\n")
         tail = lines.pop()
         yield from lines
+    tail += decoder.decode(b"", final=True)
     if tail:
         yield tail
 
