@@ -85,11 +85,13 @@ def tenant_show(
     """What the bank's loan systems and tools connect with: host, port, its (opaque) database and
     login role, its schema, and where its password is kept. Nothing is created."""
     from granary.core import paths
-    from granary.serving.connection import tenant_conninfo
+    from granary.serving.connection import tenant_address
 
     t = bank_arg(code)
-    info = {k: v for k, v in tenant_conninfo(t).items() if k != "password"}
-    info |= {"schema": t.serving_schema, "password_file": str(paths.tenant_password_file(t.code))}
+    info = tenant_address(t) | {
+        "schema": t.serving_schema,
+        "password_file": str(paths.tenant_password_file(t.code)),
+    }
     if as_json:
         out.print_json(json.dumps(info))
         return

@@ -37,16 +37,20 @@ def province_reader_password() -> str:
     return tenant_password(paths.PROVINCE)
 
 
-def tenant_conninfo(tenant: Tenant) -> dict[str, Any]:
-    """What a bank's loan system (and its Superset connection) uses to log in."""
+def tenant_address(tenant: Tenant) -> dict[str, Any]:
+    """Where and as whom a bank's loan system logs in: everything but the password."""
     s = settings()
     return {
         "host": s.pg_host,
         "port": s.pg_port,
         "dbname": serving_database(tenant),
         "user": tenant.reader_role,
-        "password": tenant_password(tenant.code),
     }
+
+
+def tenant_conninfo(tenant: Tenant) -> dict[str, Any]:
+    """What a bank's loan system (and its Superset connection) uses to log in."""
+    return {**tenant_address(tenant), "password": tenant_password(tenant.code)}
 
 
 def tenant_connect(tenant: Tenant, **kwargs: Any) -> psycopg.Connection:
