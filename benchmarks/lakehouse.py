@@ -4,8 +4,8 @@
 
 Writes the same synthetic loan-balance days (rows per day, deterministic) twice on the Spark
 Connect server: as Hive-partitioned Parquet with dynamic partition overwrite (the first
-version's lake, granary.pipeline.spark.write_partition) and as appends to an Iceberg table in the
-PostgreSQL JDBC catalog (granary.pipeline.lakehouse). Then reads each back with Spark and with DuckDB:
+version's lake, write_partition below) and as appends to an Iceberg table in the
+PostgreSQL JDBC catalog (granary.lake.iceberg). Then reads each back with Spark and with DuckDB:
 read_parquet over the Parquet folders, and the Iceberg table's current snapshot through pyiceberg.
 Records seconds and ratios to benchmarks/results/lakehouse.json and says whether the targets
 were met: an Iceberg day written in at most 1.5x the Parquet day's time, DuckDB's Iceberg read at
@@ -70,13 +70,13 @@ def main() -> None:
         GRANARY_SPARK_REMOTE=os.environ.get("GRANARY_SPARK_REMOTE_BENCH", "sc://127.0.0.1:15012"),
     )
     from granary.core import config
-    from granary.pipeline import lakehouse, spark
-    from granary.pipeline.spark import write_partition
+    from granary.lake import iceberg
+    from granary.pipeline import spark
     from granary.stack import spark_server
 
     config.settings.cache_clear()
     console = Console()
-    lakehouse.ensure_catalog()
+    iceberg.ensure_catalog()
     spark_server.start_connect_server()
     session = spark.get_session()
     days = [date(2026, 1, 1) + timedelta(days=i) for i in range(args.days)]
@@ -112,7 +112,7 @@ def main() -> None:
             sums.add(con.execute(f"select sum(balance) from read_parquet('{glob}')").fetchall()[0][0])
             duck_parquet.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            view, _ = lakehouse.duckdb_relation(con, table, view="ice")
+            view, _ = iceberg.duckdb_relation(con, table, view="ice")
             sums.add(con.execute(f"select sum(balance) from {view}").fetchall()[0][0])
             duck_iceberg.append(time.perf_counter() - t0)
         # A third way, for the history issue to weigh: pyiceberg plans the snapshot's files, DuckDB
@@ -120,7 +120,7 @@ def main() -> None:
         duck_planned = []
         for _ in range(3):
             t0 = time.perf_counter()
-            scan = lakehouse.catalog().load_table(table).scan()
+            scan = iceberg.catalog().load_table(table).scan()
             files = [task.file.file_path.removeprefix("file://") for task in scan.plan_files()]
             sums.add(con.execute("select sum(balance) from read_parquet(?)", [files]).fetchall()[0][0])
             duck_planned.append(time.perf_counter() - t0)
@@ -128,7 +128,7 @@ def main() -> None:
     finally:
         spark.close_client_session()
         spark_server.stop_connect_server()
-        lakehouse.drop_catalog()
+        iceberg.drop_catalog()
 
     write_ratio = statistics.median(iceberg_s) / statistics.median(parquet_s)
     read_ratio = statistics.median(duck_iceberg) / statistics.median(duck_parquet)
@@ -193,3 +193,37 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def write_partition(df, table_dir: Path, dt: date, empty: bool = False) -> Path:  # df: without `dt`
+    """The Parquet lake's writer, the baseline: one day as a single Parquet file with a fixed name.
+
+    Dynamic partition overwrite replaces exactly that day. The caller orders `df`; one
+    partition gives one file, and Spark's run-specific file name (a job UUID) and .crc
+    side files are replaced by `part-00000.parquet`, so a rerun gives byte-identical files.
+    A day with no rows still gets a partition holding a schema-only file, so readers find it
+    (partitionBy writes nothing for an empty frame and would leave the old day in place).
+    """
+    from pyspark.sql import functions as F
+
+    target = table_dir / f"dt={dt.isoformat()}"
+    if empty:
+        df.coalesce(1).write.mode("overwrite").parquet(str(target))
+    else:
+        (
+            df.withColumn("dt", F.lit(dt.isoformat()).cast("date"))
+            .write.mode("overwrite")
+            .option("partitionOverwriteMode", "dynamic")
+            .partitionBy("dt")
+            .parquet(str(table_dir))
+        )
+    _fix_file_names(target)
+    return target
+
+
+def _fix_file_names(partition_dir: Path) -> None:
+    for side_file in [*partition_dir.glob(".*.crc"), *partition_dir.glob("_SUCCESS")]:
+        side_file.unlink()
+    parts = sorted(partition_dir.glob("part-*.parquet"))
+    for index, part in enumerate(parts):
+        part.rename(partition_dir / f"part-{index:05d}.parquet")

@@ -30,9 +30,9 @@ def granary_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ["GRANARY_LAKE_CATALOG"] = f"granary_lakehouse_test_{os.getpid()}"
     config.settings.cache_clear()
     yield root
-    from granary.pipeline import lakehouse
+    from granary.lake import iceberg
 
-    lakehouse.drop_catalog()
+    iceberg.drop_catalog()
     os.environ.clear()
     os.environ.update(saved)
     config.settings.cache_clear()

@@ -24,6 +24,7 @@ ROOMS = (
     "serving",
     "province",
     "alerts",
+    "lake",
     "catalog",
     "core",
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from granary.pipeline import lakehouse
+from granary.lake import iceberg
 from granary.stack import jars
 from granary.stack.spark_server import jvm_properties_args
 
@@ -63,8 +63,8 @@ def test_the_running_server_loaded_the_fetched_jars_not_packages(spark):
     assert spark.conf.get("spark.jars").split(",") == [p.as_uri() for p in jars.jars("spark")]
     assert spark.conf.get("spark.jars.packages", None) in (None, "")
     # The classes came from those jars: Iceberg's catalog and Kafka's source both resolve.
-    assert spark.conf.get(f"spark.sql.catalog.{lakehouse.CATALOG}") == "org.apache.iceberg.spark.SparkCatalog"
-    lakehouse.ensure_catalog()
+    assert spark.conf.get(f"spark.sql.catalog.{iceberg.CATALOG}") == "org.apache.iceberg.spark.SparkCatalog"
+    iceberg.ensure_catalog()
     assert spark.sql("show namespaces in lake").columns == ["namespace"]
 
 
@@ -75,5 +75,5 @@ def test_server_properties_carry_the_jars_and_stay_owner_only(granary_env: Path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # the catalog login's password is in it
     lines = dict(line.split(" ", 1) for line in path.read_text().splitlines())
     assert lines["spark.jars"].split(",") == [str(p) for p in jars.jars("spark")]
-    assert lines[f"spark.sql.catalog.{lakehouse.CATALOG}.jdbc.password"] == lakehouse.catalog_password()
-    assert lakehouse.catalog_password() not in " ".join(args)
+    assert lines[f"spark.sql.catalog.{iceberg.CATALOG}.jdbc.password"] == iceberg.catalog_password()
+    assert iceberg.catalog_password() not in " ".join(args)

@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from granary.core import config
-from granary.pipeline import lakehouse
+from granary.lake import iceberg
 
 TABLE = "spike.loan_balance"
 DAY_1 = [
@@ -36,14 +36,14 @@ def _values(rows) -> str:
 
 def _duckdb_rows(snapshot_id: int | None = None) -> tuple[int, list[tuple]]:
     con = duckdb.connect()
-    view, read = lakehouse.duckdb_relation(con, TABLE, snapshot_id)
+    view, read = iceberg.duckdb_relation(con, TABLE, snapshot_id)
     return read, con.sql(f"select loan_id, tenant, balance, dt from {view} order by dt, loan_id").fetchall()
 
 
 @pytest.mark.slow
 def test_spark_writes_duckdb_reads_the_same_snapshot(spark):
-    lakehouse.ensure_catalog()
-    lakehouse.ensure_catalog()  # idempotent
+    iceberg.ensure_catalog()
+    iceberg.ensure_catalog()  # idempotent
     spark.sql("create namespace if not exists lake.spike")
     spark.sql(f"drop table if exists lake.{TABLE} purge")
     spark.sql(
@@ -81,14 +81,14 @@ def test_spark_writes_duckdb_reads_the_same_snapshot(spark):
     # One catalog: the metadata file Spark's JDBC catalog points at is the one pyiceberg loaded.
     s = config.settings()
     with psycopg.connect(
-        host=s.pg_host, port=s.pg_port, dbname=lakehouse.catalog_database(),
-        user=lakehouse.catalog_role(), password=lakehouse.catalog_password(),
+        host=s.pg_host, port=s.pg_port, dbname=iceberg.catalog_database(),
+        user=iceberg.catalog_role(), password=iceberg.catalog_password(),
     ) as conn:  # fmt: skip
         (location,) = conn.execute(
             "select metadata_location from iceberg_tables where table_namespace = %s and table_name = %s",
             tuple(TABLE.split(".")),
         ).fetchone()
-    assert lakehouse.catalog().load_table(TABLE).metadata_location == location
+    assert iceberg.catalog().load_table(TABLE).metadata_location == location
     spark_latest = (
         spark.sql(f"select file from lake.{TABLE}.metadata_log_entries order by timestamp desc limit 1")
         .collect()[0]
@@ -100,7 +100,7 @@ def test_spark_writes_duckdb_reads_the_same_snapshot(spark):
 @pytest.mark.slow
 def test_other_logins_cannot_open_the_catalog(spark):
     """The catalog names every bank's tables: only its own login (and the admin) may connect."""
-    lakehouse.ensure_catalog()
+    iceberg.ensure_catalog()
     s = config.settings()
     stranger, password = f"granary_stranger_{os.getpid()}", secrets.token_urlsafe(16)
     with psycopg.connect(s.pg_admin_dsn, autocommit=True) as admin:
@@ -112,7 +112,7 @@ def test_other_logins_cannot_open_the_catalog(spark):
         try:
             with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
                 psycopg.connect(
-                    host=s.pg_host, port=s.pg_port, dbname=lakehouse.catalog_database(),
+                    host=s.pg_host, port=s.pg_port, dbname=iceberg.catalog_database(),
                     user=stranger, password=password,
                 )  # fmt: skip
         finally:

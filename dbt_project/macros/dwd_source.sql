@@ -1,49 +1,57 @@
 {#
-  The bank's DWD Parquet table as a subquery: the business date's dt partition, and the days_before
-  days before it for a model that looks back over a window of events (the last 30 days' activity),
-  with `dt` as a date column. Layout (the shared data contract):
-  <lake_root>/<tenant>/dwd/<table>/dt=<YYYY-MM-DD>/. A build reads a fixed number of days whatever
-  the lake holds: longer periods come from the lake's day history (macros/lake_history.sql), never
-  from re-reading DWD. The call to source() is only for lineage: the DWD tables are files.
+  The bank's DWD table as a subquery: the business date's rows, and the days_before days before it
+  for a model that looks back over a window of events (the last 30 days' activity), with `dt` as a
+  date column. The DWD tables are Iceberg tables in the lake's catalog; which relation or files each
+  engine reads is planned by granary/pipeline/transform.py from the catalog and handed over in
+  GRANARY_DBT_DWD (JSON, per table: Spark's table name, DuckDB's data files by day), so no macro
+  knows a table's name or where its files lie. A build reads a fixed number of days whatever the
+  lake holds: longer periods come from the lake's day history (macros/lake_history.sql), never from
+  re-reading DWD. The call to source() is only for lineage.
 #}
 {% macro dwd_source(table, days_before=0) -%}
   {%- do source('dwd', table) -%}
-  (select * from {{ adapter.dispatch('dwd_files', 'granary')(table, days_before) }} as dwd_file
+  (select * from {{ adapter.dispatch('dwd_relation', 'granary')(table, days_before) }} as dwd_file
    where cast(dt as date) between {{ add_days(run_date(), -days_before) }} and {{ run_date() }})
 {%- endmacro %}
 
-{% macro dwd_path(table) -%}
-  {{ return(var('lake_root') ~ '/' ~ var('tenant') ~ '/dwd/' ~ table) }}
+{# The planned reading of a DWD table (nothing at parse time, when no SQL runs). #}
+{% macro dwd_plan(table, days_before) -%}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {%- set plan = fromjson(env_var('GRANARY_DBT_DWD', '{}')) -%}
+  {%- if table not in plan.get('tables', {}) -%}
+    {{ exceptions.raise_compiler_error("the DWD table '" ~ table ~ "' of bank " ~ var('tenant') ~ " is not in the lake's catalog; run `granary clean --tenant " ~ var('tenant') ~ "` for its source first") }}
+  {%- endif -%}
+  {%- set first = (modules.datetime.date.fromisoformat(business_date()) - modules.datetime.timedelta(days=days_before)).isoformat() -%}
+  {%- if first < plan['first_day'] -%}
+    {{ exceptions.raise_compiler_error("a model reads " ~ days_before ~ " days of DWD before the business date; granary.pipeline.transform plans files from " ~ plan['first_day'] ~ " only (DWD_LOOKBACK_DAYS)") }}
+  {%- endif -%}
+  {%- set planned = plan['tables'][table] -%}
+  {{ return({'spark': planned['spark'], 'files': planned['files'], 'empty': planned['empty'], 'first': first}) }}
 {%- endmacro %}
 
 {#
-  DuckDB reads the files of the days asked for, listed by name first: given the whole table, it
-  would open every day's file to unify their schemas (union_by_name), a cost that grows with the
-  days the lake holds. With none of those days in the lake, the whole table (no rows pass the filter).
+  DuckDB reads the planned data files of the days asked for, matched by column name (a column added
+  to the contract later reads null in older files); a table with none of those days reads its
+  schema from an empty file of the same columns (no rows pass the filter).
 #}
-{% macro duckdb__dwd_files(table, days_before) -%}
-  {%- set pattern = dwd_path(table) ~ '/dt=*/*.parquet' -%}
+{% macro duckdb__dwd_relation(table, days_before) -%}
+  {%- set plan = dwd_plan(table, days_before) -%}
   {%- set files = [] -%}
-  {%- if execute -%}
-    {%- set last = business_date() -%}
-    {%- set first = (modules.datetime.date.fromisoformat(last) - modules.datetime.timedelta(days=days_before)).isoformat() -%}
-    {%- for row in run_query("select file from glob('" ~ pattern ~ "') order by file").rows -%}
-      {%- set day = row[0].split('/dt=')[-1].split('/')[0] -%}
-      {%- if first <= day and day <= last -%}{%- do files.append(row[0]) -%}{%- endif -%}
+  {%- if plan -%}
+    {%- for day, path in plan['files'] if plan['first'] <= day and day <= business_date() -%}
+      {%- do files.append(path) -%}
     {%- endfor -%}
+    {%- if not files -%}{%- do files.append(plan['empty']) -%}{%- endif -%}
   {%- endif -%}
-  {%- if files -%}
-  read_parquet([{% for f in files %}'{{ f }}'{% if not loop.last %}, {% endif %}{% endfor %}], hive_partitioning = true, union_by_name = true)
-  {%- else -%}
-  read_parquet('{{ pattern }}', hive_partitioning = true, union_by_name = true)
-  {%- endif -%}
+  read_parquet([{% for f in files %}'{{ f }}'{% if not loop.last %}, {% endif %}{% endfor %}], union_by_name = true)
 {%- endmacro %}
 
-{# Spark discovers the dt=… partitions itself when given the table directory, and prunes them by dt. #}
-{% macro spark__dwd_files(table, days_before) -%}
-  parquet.`{{ dwd_path(table) }}`
+{# Spark reads the table by its name in the lake catalog, and Iceberg prunes it by dt. #}
+{% macro spark__dwd_relation(table, days_before) -%}
+  {%- set plan = dwd_plan(table, days_before) -%}
+  {{ plan['spark'] if plan else 'unplanned' }}
 {%- endmacro %}
 
-{% macro default__dwd_files(table, days_before) -%}
-  {{ exceptions.raise_compiler_error("no DWD Parquet reader for adapter '" ~ adapter.type() ~ "'; add a <adapter>__dwd_files macro") }}
+{% macro default__dwd_relation(table, days_before) -%}
+  {{ exceptions.raise_compiler_error("no DWD reader for adapter '" ~ adapter.type() ~ "'; add a <adapter>__dwd_relation macro") }}
 {%- endmacro %}

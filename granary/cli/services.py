@@ -55,12 +55,12 @@ def kafka_stop() -> None:
 @lakehouse_app.command("init")
 def lakehouse_init() -> None:
     """Create the Iceberg catalog's database and login role in PostgreSQL (idempotent)."""
-    from granary.pipeline import lakehouse
+    from granary.lake import iceberg
 
-    guard(lakehouse.ensure_catalog)
+    guard(iceberg.ensure_catalog)
     console.print(
-        f"[green]✓[/] lake catalog {lakehouse.catalog_database()} (login {lakehouse.catalog_role()}), "
-        f"tables under {lakehouse.warehouse()}"
+        f"[green]✓[/] lake catalog {iceberg.catalog_database()} (login {iceberg.catalog_role()}), "
+        f"tables under {iceberg.warehouse()}"
     )
 
 

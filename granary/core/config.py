@@ -33,7 +33,7 @@ class Settings:
     airflow_url: str
     jars_dir: Path  # Spark's and Kafka's jars, fetched by `make setup` from the Maven poms in jvm/
     kafka_bootstrap: str  # host:port of the Kafka broker (`granary kafka start`)
-    lake_catalog: str  # the Iceberg catalog's database and login role (granary.pipeline.lakehouse)
+    lake_catalog: str  # the Iceberg catalog's database and login role (granary.lake.iceberg)
     serving_retention_days: int  # days of served history each bank's database keeps (granary.serving.history)
 
 

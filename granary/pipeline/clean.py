@@ -20,10 +20,11 @@ from granary.core import paths
 from granary.core.errors import DataError
 from granary.core.secrets import pii_key
 from granary.core.tenants import Tenant
+from granary.lake import tables
 from granary.pipeline import idcard
 from granary.pipeline.ingest import CAST_ERRORS, MALFORMED, SOURCE_FILE, SOURCE_ROW, source_tables
 from granary.pipeline.pii import mask_column, token_column
-from granary.pipeline.spark import get_session, run_per_table, spark_errors, write_partition
+from granary.pipeline.spark import get_session, run_per_table, spark_errors
 
 RULE = "_rule"
 DUPLICATE_KEY = "duplicate_key"
@@ -168,32 +169,22 @@ def write_reconciliation(result: Reconciliation) -> None:
 
 
 def clean_table(spark, tenant: Tenant, dt: date, source: SourceContract, key: bytes) -> Reconciliation:
-    """One ODS partition -> its DWD and quarantine partitions and reconciliation."""
-    ods_dir = paths.partition(paths.ods_table(tenant.code, source.table), dt)
-    if not ods_dir.is_dir():
-        raise DataError(
-            f"{ods_dir}: no ODS partition for {tenant.code} {source.table} on {dt}; "
-            f"run `granary ingest --tenant {tenant.code} --date {dt} --source {source.table}` first"
-        )
+    """One ODS day -> its DWD and quarantine days and reconciliation."""
     what = f"cleaning {tenant.code} {source.table} for {dt}"
     with spark_errors(what):
-        ruled = with_rule(spark.read.parquet(str(ods_dir)), source).persist()
+        if not spark.catalog.tableExists(tables.spark_name(tenant.code, "ods", source.table)):
+            _no_ods_day(tenant, dt, source)
+        ods = tables.read_day(spark, tenant.code, "ods", source.table, dt)
+        ruled = with_rule(ods, source).persist()
         try:
             counts = {row[RULE]: row["count"] for row in ruled.groupBy(RULE).count().collect()}
+            # An empty day is fine if ingest wrote it (an allowed empty extract); never-ingested is not.
+            if not counts and not tables.day_written(tenant.code, "ods", source.table, dt):
+                _no_ods_day(tenant, dt, source)
             rows_clean = counts.pop(None, 0)
             rows_quarantined = sum(counts.values())
-            write_partition(
-                dwd_rows(ruled, source, key),
-                paths.dwd_table(tenant.code, source.table),
-                dt,
-                empty=not rows_clean,
-            )
-            write_partition(
-                quarantine_rows(ruled, source, key),
-                paths.quarantine_table(tenant.code, source.table),
-                dt,
-                empty=not rows_quarantined,
-            )
+            tables.write_day(dwd_rows(ruled, source, key), tenant.code, "dwd", source.table, dt)
+            tables.write_day(quarantine_rows(ruled, source, key), tenant.code, "quarantine", source.table, dt)
         finally:
             ruled.unpersist()
     result = Reconciliation(
@@ -213,10 +204,18 @@ def clean_table(spark, tenant: Tenant, dt: date, source: SourceContract, key: by
             f"{tenant.code} {source.table} {dt}: {rows_quarantined} of {result.rows_in} rows quarantined "
             f"({share:.1%}, over the contract's max_quarantine_share {source.max_quarantine_share:.0%}; "
             f"most broken rules: {worst}); the rows are kept in "
-            f"{paths.partition(paths.quarantine_table(tenant.code, source.table), dt)} with their rule. "
+            f"{tables.spark_name(tenant.code, 'quarantine', source.table)} (day {dt}) with their rule. "
             "Fix the extract and rerun ingest and clean"
         )
     return result
+
+
+def _no_ods_day(tenant: Tenant, dt: date, source: SourceContract) -> None:
+    raise DataError(
+        f"{tables.spark_name(tenant.code, 'ods', source.table)}: no ODS day {dt} for {tenant.code} "
+        f"{source.table}; run `granary ingest --tenant {tenant.code} --date {dt} --source {source.table}` "
+        "first"
+    )
 
 
 def _worst(counts: dict[str, int]) -> str:

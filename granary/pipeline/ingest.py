@@ -24,7 +24,8 @@ from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import DataError, EngineError
 from granary.core.tenants import Tenant
-from granary.pipeline.spark import get_session, run_per_table, spark_errors, write_partition
+from granary.lake import tables
+from granary.pipeline.spark import get_session, run_per_table, spark_errors
 
 SOURCE_FILE, SOURCE_ROW, CAST_ERRORS = "_source_file", "_source_row", "_cast_errors"
 MALFORMED = "_row"  # in _cast_errors: the record's field count differs from the header
@@ -105,13 +106,6 @@ def check_landing_file(path: Path, source: SourceContract, encoding: str) -> lis
         )
     _check_body(path, encoding, fail, source.allow_empty)
     return header
-
-
-def has_data_rows(path: Path) -> bool:
-    """True unless the file is a header line alone (an allowed empty day, see allow_empty)."""
-    with path.open("rb") as fh:
-        fh.readline()
-        return bool(fh.read(1))
 
 
 def _check_body(path: Path, encoding: str, fail, allow_empty: bool = False) -> None:  # fail -> DataError
@@ -221,15 +215,16 @@ def ingest_table(spark, tenant: Tenant, dt: date, source: SourceContract) -> Ing
         F.count(F.when(F.col(CAST_ERRORS).startswith(MALFORMED), 1)).alias("malformed"),
         F.count(CAST_ERRORS).alias("with_cast_errors"),
     )
-    table_dir = paths.ods_table(tenant.code, source.table)
+    pii = [c.name for c in source.columns if c.pii]
     with spark_errors(f"writing {tenant.code} ODS {source.table} for {dt}"):
-        write_partition(observed, table_dir, dt, empty=not has_data_rows(path))
+        tables.write_day(observed, tenant.code, "ods", source.table, dt, pii=pii)
         metrics = stats.get
     if metrics["rows"] and metrics["last_row"] != metrics["rows"]:
         # Row numbers are only right if Spark read the file as one partition.
         raise EngineError(
             f"{display_path(path)}: row numbering broke ({metrics['rows']} rows, last row number "
-            f"{metrics['last_row']}); the ODS partition {paths.partition(table_dir, dt)} is unreliable"
+            f"{metrics['last_row']}); the day {dt} of {tables.spark_name(tenant.code, 'ods', source.table)} "
+            "is unreliable"
         )
     return IngestResult(source.table, metrics["rows"], metrics["malformed"], metrics["with_cast_errors"])
 

@@ -23,6 +23,7 @@ from granary.core import paths
 from granary.core.errors import DataError
 from granary.core.secrets import pii_key
 from granary.core.tenants import Tenant
+from granary.lake import tables
 from granary.province.deliveries import Delivery, read_delivery, shown
 from granary.province.ledger import LedgerRow, write_ledger
 
@@ -40,21 +41,16 @@ class RouteResult:
 
 
 def customer_tokens(tenant: Tenant, dt: date) -> frozenset[str]:
-    """The bank's customer resident-ID tokens for the day, from its DWD customer partition."""
-    import pyarrow.parquet as pq
-
-    part = paths.partition(paths.dwd_table(tenant.code, "customer"), dt)
-    files = sorted(part.glob("*.parquet"))
-    if not files:
+    """The bank's customer resident-ID tokens for the day, from its DWD customer day."""
+    rows = tables.read_days(tenant.code, "dwd", "customer", [dt], columns=[CUSTOMER_TOKEN])
+    if rows is None or (not rows.num_rows and not tables.day_written(tenant.code, "dwd", "customer", dt)):
         raise DataError(
-            f"{part}: no DWD customer partition for {tenant.code} on {dt}; external data is routed by "
-            f"the bank's customers — run `granary clean --tenant {tenant.code} --date {dt} "
-            "--source customer` first"
+            f"{tables.spark_name(tenant.code, 'dwd', 'customer')}: no DWD customer day {dt} "
+            f"for {tenant.code}; "
+            f"external data is routed by the bank's customers — run `granary clean --tenant {tenant.code} "
+            f"--date {dt} --source customer` first"
         )
-    tokens: set[str] = set()
-    for f in files:
-        tokens.update(t for t in pq.read_table(f, columns=[CUSTOMER_TOKEN]).column(0).to_pylist() if t)
-    return frozenset(tokens)
+    return frozenset(t for t in rows.column(CUSTOMER_TOKEN).to_pylist() if t)
 
 
 def matched_rows(delivery: Delivery, key: bytes, tokens: frozenset[str]) -> list[list[str]]:

@@ -9,8 +9,6 @@ import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
-from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -18,7 +16,6 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from granary.catalog.sources import SourceContract
-from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import DataError, EngineError
 
@@ -138,37 +135,3 @@ def run_per_table(
             )
     if failures:
         raise DataError("\n".join(failures))
-
-
-def write_partition(df, table_dir: Path, dt: date, empty: bool = False) -> Path:  # df: without `dt`
-    """Write one day of a table as a single Parquet file with a fixed name; returns the partition dir.
-
-    Dynamic partition overwrite replaces exactly that day. The caller orders `df`; one
-    partition gives one file, and Spark's run-specific file name (a job UUID) and .crc
-    side files are replaced by `part-00000.parquet`, so a rerun gives byte-identical files.
-    A day with no rows still gets a partition holding a schema-only file, so readers find it
-    (partitionBy writes nothing for an empty frame and would leave the old day in place).
-    """
-    from pyspark.sql import functions as F
-
-    target = paths.partition(table_dir, dt)
-    if empty:
-        df.coalesce(1).write.mode("overwrite").parquet(str(target))
-    else:
-        (
-            df.withColumn("dt", F.lit(dt.isoformat()).cast("date"))
-            .write.mode("overwrite")
-            .option("partitionOverwriteMode", "dynamic")
-            .partitionBy("dt")
-            .parquet(str(table_dir))
-        )
-    _fix_file_names(target)
-    return target
-
-
-def _fix_file_names(partition_dir: Path) -> None:
-    for side_file in [*partition_dir.glob(".*.crc"), *partition_dir.glob("_SUCCESS")]:
-        side_file.unlink()
-    parts = sorted(partition_dir.glob("part-*.parquet"))
-    for index, part in enumerate(parts):
-        part.rename(partition_dir / f"part-{index:05d}.parquet")

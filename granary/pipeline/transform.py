@@ -14,7 +14,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -27,9 +27,12 @@ from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import DataError, EngineError
 from granary.core.tenants import Tenant
+from granary.lake import tables
 from granary.pipeline import dws_history
 
 DWD_TABLES = ("customer", "deposit_account", "loan")
+# How far back a build may read DWD (the last 30 days' activity): dwd_source()'s largest days_before.
+DWD_LOOKBACK_DAYS = 29
 FAILED = {"error", "fail", "runtime error"}
 console = Console(stderr=True)
 
@@ -61,16 +64,41 @@ def run_dir(tenant: Tenant) -> Path:
 
 def check_dwd(tenant: Tenant, dt: date) -> None:
     missing = [
-        paths.partition(paths.dwd_table(tenant.code, t), dt)
+        tables.spark_name(tenant.code, "dwd", t)
         for t in DWD_TABLES
-        if not any(paths.partition(paths.dwd_table(tenant.code, t), dt).glob("*.parquet"))
+        if not tables.day_written(tenant.code, "dwd", t, dt)
     ]
     if missing:
-        listed = ", ".join(str(p) for p in missing)
         raise DataError(
-            f"{tenant.code} {dt}: no DWD Parquet in {listed}; run `granary clean --tenant {tenant.code} "
-            f"--date {dt}` first"
+            f"{tenant.code} {dt}: no DWD day in {', '.join(missing)}; run `granary clean --tenant "
+            f"{tenant.code} --date {dt}` first"
         )
+
+
+def plan_dwd(tenant: Tenant, dt: date, target: str) -> str:
+    """What each engine reads of the bank's DWD tables, from the lake catalog, as JSON for dbt
+    (macros/dwd_source.sql): Spark reads a table by name; DuckDB reads the data files of the days a
+    build may ask for (DWD_LOOKBACK_DAYS before the business date), or an empty file of the table's
+    columns where it has none of them."""
+    import pyarrow.parquet as pq
+
+    first = dt - timedelta(days=DWD_LOOKBACK_DAYS)
+    days = [first + timedelta(days=n) for n in range(DWD_LOOKBACK_DAYS + 1)]
+    empty_dir = run_dir(tenant) / "lake"
+    empty_dir.mkdir(parents=True, exist_ok=True)
+    planned = {}
+    for table, (files, schema) in tables.plan_layer(
+        tenant.code, "dwd", days if target == "duckdb" else []
+    ).items():
+        empty = empty_dir / f"{tables.table_name('dwd', table)}.empty.parquet"
+        if target == "duckdb":
+            pq.write_table(schema.empty_table(), empty)
+        planned[table] = {
+            "spark": tables.spark_name(tenant.code, "dwd", table),
+            "files": [(day.isoformat(), path) for day, path in files],
+            "empty": str(empty),
+        }
+    return json.dumps({"first_day": first.isoformat(), "tables": planned})
 
 
 def write_catalog_seeds() -> None:
@@ -92,9 +120,12 @@ def read_run_results(path: Path) -> list[NodeResult]:
     ]
 
 
-def _invoke_dbt(args: list[str], label: str, dt: date, lake_days: str) -> tuple[bool, BaseException | None]:
+def _invoke_dbt(
+    args: list[str], label: str, dt: date, lake_days: str, dwd_plan: str
+) -> tuple[bool, BaseException | None]:
     os.environ["GRANARY_DBT_DT"] = dt.isoformat()  # the business_date() macro reads it
     os.environ["GRANARY_DBT_LAKE_DAYS"] = lake_days  # and lake_days() this
+    os.environ["GRANARY_DBT_DWD"] = dwd_plan  # and dwd_source() this
     try:
         return _invoke_dbt_runner(args, label)
     finally:
@@ -198,7 +229,8 @@ def transform(tenant: Tenant, dt: date) -> None:
     committed = False
     started = time.perf_counter()
     try:
-        ok, exc = _invoke_dbt(args, f"dbt build {tenant.code} {dt} [{target}]", dt, lake_days)
+        label = f"dbt build {tenant.code} {dt} [{target}]"
+        ok, exc = _invoke_dbt(args, label, dt, lake_days, plan_dwd(tenant, dt, target))
         seconds = time.perf_counter() - started
         if not run_results.exists():
             kind = EngineError if target == "spark" else DataError

@@ -23,18 +23,21 @@ from granary.catalog.sources import contracts
 from granary.core import paths
 from granary.core.errors import DataError, QualityGateError
 from granary.core.tenants import Tenant
+from granary.lake import tables
 from granary.pipeline.suites import SuitePage, docs_index_html, offline_html, suite_for
 
 console = Console(stderr=True)
 DOCS_SITE = "granary"
 
 
-def _load_partition(tenant: Tenant, table: str, dt: date) -> pd.DataFrame:
-    part = paths.partition(paths.dwd_table(tenant.code, table), dt)
-    files = sorted(part.glob("*.parquet"))
-    if not files:
-        raise DataError(f"{part}: no DWD data for {tenant.code}.{table} on {dt}; run `granary clean` first")
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+def _load_day(tenant: Tenant, table: str, dt: date) -> pd.DataFrame:
+    rows = tables.read_days(tenant.code, "dwd", table, [dt])
+    if rows is None or (not rows.num_rows and not tables.day_written(tenant.code, "dwd", table, dt)):
+        raise DataError(
+            f"{tables.spark_name(tenant.code, 'dwd', table)}: no DWD day {dt} for {tenant.code}; "
+            f"run `granary clean --tenant {tenant.code} --date {dt}` first"
+        )
+    return rows.drop_columns(["dt"]).to_pandas()
 
 
 def validate(tenant: Tenant, dt: date) -> list[dict[str, Any]]:
@@ -62,7 +65,7 @@ def validate(tenant: Tenant, dt: date) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     failures: list[str] = []
     for table, contract in contracts().items():
-        frame = _load_partition(tenant, table, dt)
+        frame = _load_day(tenant, table, dt)
         batch = source.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe(dt.isoformat())
         # Whole, then added: a suite already in the context re-serialises itself into the store on
         # every add_expectation, which was a third of the gate's time (~470 expectations a bank).

@@ -105,10 +105,10 @@ def jvm_properties_args(conf_dir: Path) -> list[str]:
     """spark-submit's `--properties-file` with the fetched jars (spark.jars) and the lake catalog.
 
     The catalog login's password is in it, so it is written owner-only and never on a command line."""
-    from granary.pipeline import lakehouse
+    from granary.lake import iceberg
     from granary.stack import jars
 
-    conf = {**jars.spark_jars_conf(), **lakehouse.spark_catalog_conf()}
+    conf = {**jars.spark_jars_conf(), **iceberg.spark_catalog_conf()}
     conf_dir.mkdir(parents=True, exist_ok=True)
     path = conf_dir / "granary-jvm.properties"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -133,6 +133,9 @@ def start_connect_server(master: str | None = None) -> None:
     """
     if server_answers():
         return
+    from granary.lake import iceberg
+
+    iceberg.ensure_catalog()  # the lake's tables are named in it: the server is no use without it
     if not _java_present():
         raise EngineError(
             "Java is not installed (no JAVA_HOME, no `java` on PATH); Spark needs Java 17: "

@@ -12,6 +12,7 @@ Why Iceberg, and Spark 4.1: docs/lakehouse.md.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,9 @@ def catalog_password() -> str:
 
 
 def warehouse() -> Path:
-    """Where the tables' data and metadata files live: `<lake root>/iceberg/<namespace>/<table>/`."""
-    return settings().lake_root / "iceberg"
+    """Where the tables' data and metadata files live: `<lake root>/<namespace>/<table>/`, so a bank's
+    namespace is its own folder of the lake."""
+    return settings().lake_root
 
 
 def spark_catalog_conf() -> dict[str, str]:
@@ -91,22 +93,29 @@ def drop_catalog() -> None:
             sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(catalog_database()))
         )
         conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(catalog_role())))
+    _open_catalog.cache_clear()
 
 
 def catalog():  # -> pyiceberg.catalog.sql.SqlCatalog (import kept lazy)
-    """pyiceberg's view of the same catalog Spark writes: tables, snapshots, files."""
-    from pyiceberg.catalog.sql import SqlCatalog
-
+    """pyiceberg's view of the same catalog Spark writes: tables, snapshots, files (one per process
+    and catalog address: opening one costs a connection pool)."""
     s = settings()
     uri = (
         f"postgresql+psycopg://{catalog_role()}:{catalog_password()}"
         f"@{s.pg_host}:{s.pg_port}/{catalog_database()}"
     )
+    return _open_catalog(uri, warehouse().as_uri())
+
+
+@functools.lru_cache(maxsize=4)
+def _open_catalog(uri: str, warehouse_uri: str):
+    from pyiceberg.catalog.sql import SqlCatalog
+
     try:
-        return SqlCatalog(CATALOG, uri=uri, warehouse=warehouse().as_uri())
+        return SqlCatalog(CATALOG, uri=uri, warehouse=warehouse_uri)
     except Exception as exc:  # SQLAlchemy's OperationalError names the cause; keep it
         raise EngineError(
-            f"cannot open the lake catalog {catalog_database()} on {s.pg_host}:{s.pg_port}: {exc}. "
+            f"cannot open the lake catalog {uri.rsplit('@', 1)[-1]}: {exc}. "
             "Is PostgreSQL running, and has `granary lakehouse init` created the catalog?"
         ) from exc
 

@@ -1,0 +1,200 @@
+"""A bank's lake tables: one Iceberg table per layer and source, in the bank's own namespace.
+
+One name per table in both engines: `lake.<bank>.<layer>_<table>` in Spark, `<bank>.<layer>_<table>`
+in pyiceberg (`dwd_loan`, `ods_customer`, `quarantine_loan`, …). Every table is partitioned by the
+business date `dt`, and a day is written only by replacing it whole in one commit, so a reader sees
+the old day or the new one, never a mix. Where the files lie is Iceberg's business: data files go
+under hashed folders (object-storage layout), so no reader can depend on a `dt=` folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from granary.core.errors import DataError
+from granary.lake.iceberg import CATALOG, catalog
+
+LAYERS = ("ods", "dwd", "quarantine")
+# The snapshot property that records which business day a commit wrote (an empty day has no file).
+DAY_PROPERTY = "granary.dt"
+EPOCH = date(1970, 1, 1)
+
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    # A day is one Spark partition the caller has ordered: keep it one file, in that order.
+    "write.distribution-mode": "none",
+    # Files under hashed folders, no partition values in paths: the layout is no contract.
+    "write.object-storage.enabled": "true",
+    "write.object-storage.partitioned-paths": "false",
+    # Old metadata files go with their versions (erasure must not find values in them).
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "50",
+}
+
+
+def table_name(layer: str, table: str) -> str:
+    if layer not in LAYERS:
+        raise ValueError(f"unknown lake layer {layer!r}; one of {', '.join(LAYERS)}")
+    return f"{layer}_{table}"
+
+
+def identifier(tenant: str, layer: str, table: str) -> str:
+    """pyiceberg's name of the table: `<bank>.<layer>_<table>`."""
+    return f"{tenant}.{table_name(layer, table)}"
+
+
+def spark_name(tenant: str, layer: str, table: str) -> str:
+    """Spark's name of the same table: `lake.<bank>.<layer>_<table>`."""
+    return f"{CATALOG}.{identifier(tenant, layer, table)}"
+
+
+# --- Spark: writes and reads -----------------------------------------------------------------------
+
+
+def write_day(df, tenant: str, layer: str, table: str, dt: date, pii: Sequence[str] = ()) -> None:
+    """Replace business day `dt` of the table with `df` (its columns, without `dt`), in one commit.
+
+    The table is created on first write, partitioned by `dt`; `pii` names columns whose values must
+    not reach the manifests' column statistics. An empty `df` still commits: the day becomes empty.
+    """
+    from pyspark.sql import functions as F
+
+    day = F.lit(dt.isoformat()).cast("date")
+    frame = df.withColumn("dt", day)
+    target = spark_name(tenant, layer, table)
+    _ensure_table(frame, target, pii)
+    frame.writeTo(target).option(f"snapshot-property.{DAY_PROPERTY}", dt.isoformat()).overwrite(
+        F.col("dt") == day
+    )
+
+
+def read_day(spark, tenant: str, layer: str, table: str, dt: date):
+    """The table's rows of business day `dt`, without the `dt` column (a Spark DataFrame)."""
+    from pyspark.sql import functions as F
+
+    frame = spark.table(spark_name(tenant, layer, table))
+    return frame.where(F.col("dt") == F.lit(dt.isoformat()).cast("date")).drop("dt")
+
+
+def _ensure_table(frame, target: str, pii: Sequence[str]) -> None:
+    """Create the table with the frame's schema unless it exists (checked once per process)."""
+    if target in _known_tables:
+        return
+    spark = frame.sparkSession
+    if not spark.catalog.tableExists(target):
+        from pyspark.errors import AnalysisException
+        from pyspark.sql import functions as F
+
+        namespace = target.rsplit(".", 1)[0]
+        spark.sql(f"create namespace if not exists {namespace}")
+        writer = spark.createDataFrame([], frame.schema).writeTo(target).using("iceberg")
+        properties = {**TABLE_PROPERTIES, **{f"write.metadata.metrics.column.{c}": "none" for c in pii}}
+        for name, value in properties.items():
+            writer = writer.tableProperty(name, value)
+        try:
+            writer.partitionedBy(F.col("dt")).create()
+        except AnalysisException as exc:  # another writer created it first
+            if "ALREADY_EXISTS" not in str(exc):
+                raise
+    _known_tables.add(target)
+
+
+_known_tables: set[str] = set()
+
+
+def forget_tables() -> None:
+    """Forget which tables this process has seen (after tables are dropped)."""
+    _known_tables.clear()
+
+
+# --- everything outside Spark reads through pyiceberg ----------------------------------------------
+
+
+def load(tenant: str, layer: str, table: str):  # -> pyiceberg.table.Table | None
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        return catalog().load_table(identifier(tenant, layer, table))
+    except NoSuchTableError:
+        return None
+
+
+def _day_filter(days: Iterable[date]):
+    from pyiceberg.expressions import In
+
+    return In("dt", {d.isoformat() for d in days})
+
+
+def day_files(tenant: str, layer: str, table: str, days: Iterable[date]) -> list[tuple[date, str]]:
+    """(business day, local path) of every data file holding the given days, at the current snapshot.
+
+    For readers that open files themselves (DuckDB): refused if a day needs delete files applied,
+    which a plain Parquet read would miss (the lake is copy-on-write, so none should exist)."""
+    iceberg_table = load(tenant, layer, table)
+    return [] if iceberg_table is None else _files(iceberg_table, list(days))
+
+
+def plan_layer(
+    tenant: str, layer: str, days: Iterable[date]
+) -> dict[str, tuple[list[tuple[date, str]], Any]]:
+    """Every table of the bank's layer: its data files of the given days and its Arrow schema."""
+    days = list(days)
+    planned = {}
+    prefix = table_name(layer, "")
+    for name in tables_of(tenant):
+        if name.startswith(prefix):
+            iceberg_table = catalog().load_table(f"{tenant}.{name}")
+            planned[name.removeprefix(prefix)] = (
+                _files(iceberg_table, days),
+                iceberg_table.schema().as_arrow(),
+            )
+    return planned
+
+
+def _files(iceberg_table, days: list[date]) -> list[tuple[date, str]]:
+    found = []
+    for task in iceberg_table.scan(row_filter=_day_filter(days)).plan_files() if days else []:
+        if task.delete_files:
+            raise DataError(
+                f"lake table {iceberg_table.name()} has delete files for {task.file.file_path}; rewrite "
+                "its data files before reading it file by file"
+            )
+        found.append((EPOCH + timedelta(days=task.file.partition[0]), _local(task.file.file_path)))
+    return sorted(found)
+
+
+def read_days(tenant: str, layer: str, table: str, days: Iterable[date], columns: Sequence[str] = ()):
+    """The table's rows of the given days as Arrow, `dt` included (None if the table does not exist)."""
+    iceberg_table = load(tenant, layer, table)
+    if iceberg_table is None:
+        return None
+    fields = tuple(columns) or ("*",)
+    return iceberg_table.scan(row_filter=_day_filter(days), selected_fields=fields).to_arrow()
+
+
+def day_written(tenant: str, layer: str, table: str, dt: date) -> bool:
+    """True if the day was ever written (it may be empty): files for it, or a commit that wrote it."""
+    iceberg_table = load(tenant, layer, table)
+    if iceberg_table is None:
+        return False
+    if any(True for _ in iceberg_table.scan(row_filter=_day_filter([dt])).plan_files()):
+        return True
+    return any(
+        (s.summary or {}).get(DAY_PROPERTY) == dt.isoformat() for s in iceberg_table.metadata.snapshots
+    )
+
+
+def tables_of(tenant: str) -> list[str]:
+    """The bank's lake tables (`<layer>_<table>`), sorted; none if its namespace does not exist."""
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    try:
+        return sorted(name for _, name in catalog().list_tables(tenant))
+    except NoSuchNamespaceError:
+        return []
+
+
+def _local(uri: str) -> str:
+    return uri.removeprefix("file://").removeprefix("file:")
