@@ -29,8 +29,10 @@ def granary_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     # The lake catalog's database and role are cluster-wide: the session's own, dropped after.
     os.environ["GRANARY_LAKE_CATALOG"] = f"granary_lakehouse_test_{os.getpid()}"
     config.settings.cache_clear()
-    yield root
     from granary.lake import iceberg
+
+    iceberg.ensure_catalog()
+    yield root
 
     iceberg.drop_catalog()
     os.environ.clear()

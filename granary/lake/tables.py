@@ -9,6 +9,7 @@ under hashed folders (object-storage layout), so no reader can depend on a `dt=`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -109,7 +110,42 @@ def forget_tables() -> None:
     _known_tables.clear()
 
 
-# --- everything outside Spark reads through pyiceberg ----------------------------------------------
+# --- everything outside Spark reads (and small writers write) through pyiceberg -------------------
+
+
+def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date) -> None:
+    """Replace business day `dt` of the table with Arrow `rows` (without `dt`), in one commit:
+    the writer for what does not run in Spark (dbt on DuckDB's output, fixtures)."""
+    import pyarrow as pa
+
+    frame = rows.append_column("dt", pa.array([dt] * rows.num_rows, pa.date32()))
+    iceberg_table = load(tenant, layer, table) or _create_arrow_table(tenant, layer, table, frame.schema)
+    with warnings.catch_warnings():  # a new day has nothing to replace, which pyiceberg warns of
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        iceberg_table.overwrite(
+            frame,
+            overwrite_filter=_day_filter([dt]),
+            snapshot_properties={DAY_PROPERTY: dt.isoformat()},
+        )
+
+
+def _create_arrow_table(tenant: str, layer: str, table: str, schema):
+    from pyiceberg.exceptions import TableAlreadyExistsError
+
+    lake = catalog()
+    lake.create_namespace_if_not_exists(tenant)
+    try:
+        created = lake.create_table(
+            identifier(tenant, layer, table),
+            schema=schema,
+            location=f"{lake.properties['warehouse']}/{tenant}/{table_name(layer, table)}",
+            properties=TABLE_PROPERTIES,
+        )
+    except TableAlreadyExistsError:
+        return load(tenant, layer, table)
+    with created.update_spec() as spec:
+        spec.add_identity("dt")
+    return load(tenant, layer, table)
 
 
 def load(tenant: str, layer: str, table: str):  # -> pyiceberg.table.Table | None
