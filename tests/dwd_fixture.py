@@ -1,8 +1,8 @@
-"""Hand-written DWD fixtures: the Parquet schema `granary clean` writes for a source contract.
+"""Hand-written DWD fixtures: the schema `granary clean` writes for a source contract.
 
 Tests that build dbt from a few hand-made tables write every other contract table as an empty
-partition with this schema, so the models read them as a bank that has no such rows that day.
-`test_dwd_fixture_schema_is_what_clean_writes` checks the schema against the real pipeline's files.
+day with this schema (through the lake catalog, as pyiceberg commits), so the models read them as a
+bank that has no such rows that day.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import re
 from datetime import date
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from granary.catalog.sources import SourceContract, code_tables, contracts
-from granary.core import paths
+from granary.lake import tables
 
 
 def _arrow_type(column) -> pa.DataType:
@@ -27,7 +26,7 @@ def _arrow_type(column) -> pa.DataType:
         "int": pa.int32(),
         "bigint": pa.int64(),
         "date": pa.date32(),
-        "timestamp": pa.timestamp("ns"),
+        "timestamp": pa.timestamp("us", tz="UTC"),  # Iceberg's timestamptz, as Spark writes it
     }[column.type]
 
 
@@ -46,10 +45,7 @@ def dwd_schema(contract: SourceContract) -> pa.Schema:
 
 
 def write_empty_dwd(bank: str, day: date, skip: set[str]) -> None:
-    """An empty day partition for every contract table not in `skip`."""
+    """An empty day for every contract table not in `skip`."""
     for table, contract in contracts().items():
-        if table in skip:
-            continue
-        part = paths.partition(paths.dwd_table(bank, table), day)
-        part.mkdir(parents=True, exist_ok=True)
-        pq.write_table(dwd_schema(contract).empty_table(), part / "part-00000.parquet")
+        if table not in skip:
+            tables.write_day_arrow(dwd_schema(contract).empty_table(), bank, "dwd", table, day)

@@ -1,4 +1,4 @@
-"""An independent recomputation of catalogued indicators, in Polars, straight from the DWD Parquet.
+"""An independent recomputation of catalogued indicators, in Polars, straight from the DWD lake tables.
 
 Nothing here reads the dbt models, the catalog's seeds or its SQL: each atomic measure below is
 written from the definition text of `granary catalog indicators --json` (the phrase it implements
@@ -6,14 +6,15 @@ is asserted against the catalog, so a changed definition fails here until this f
 each period from the period definitions in granary/catalog/indicators.yaml, and each
 composite from its "numerator / denominator" text. The values are compared with every bank's
 `ads_indicator_value` for each of the three days (the warehouse copy taken after that day's
-build; a build only sees DWD partitions up to its day), relative tolerance 1e-9.
+build; a build only sees DWD days up to its day), relative tolerance 1e-9. The DWD rows are read
+through the lake catalog (granary.lake.tables), each with its business day `dt`.
 
 Readings of the definitions this file commits to (ambiguities reported with it):
 - a member of a grain is every entry of its register on the business date, with or without fact
   rows (zero then): the branch table, the staff with role customer_manager, the credit-village
   register, the customer table; the bank is the tenant code;
-- "days with data" are the days the bank's lake holds a partition of the fact's DWD table in the
-  window; a member without rows on such a day counts zero that day;
+- "days with data" are the days the bank's lake holds of the fact's DWD table in the window (a day
+  with rows, or one written empty); a member without rows on such a day counts zero that day;
 - a flow's daily amount is what happened on that day by the row's own date (start date, open
   date, posting date) in that day's snapshot, and longer periods add up those daily amounts.
 """
@@ -34,7 +35,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from granary.core import paths
+from granary.lake import tables
 
 pytestmark = pytest.mark.slow
 
@@ -51,23 +52,35 @@ GRAIN_KEY = {
 # --- the DWD tables, as a build of `day` sees them ------------------------------------------
 
 
+# The furthest back a period ending on a day reads: its year-on-year or year-start base day, at
+# most a year and a day before it (a window starts no earlier).
+REACH_DAYS = 366
+
+
+def reach(day: date) -> list[date]:
+    """The days a period ending on `day` can read, oldest first."""
+    return [day - timedelta(days=n) for n in range(REACH_DAYS, -1, -1)]
+
+
+@cache
 def dwd(bank: str, table: str, day: date) -> pl.DataFrame:
-    """Every partition of the table up to the day, with dt as a date column."""
-    frames = []
-    for part in sorted(paths.dwd_table(bank, table).glob("dt=*")):
-        dt = date.fromisoformat(part.name.removeprefix("dt="))
-        files = sorted(part.glob("*.parquet"))
-        if dt <= day and files:
-            frames.append(pl.read_parquet(files).with_columns(dt=pl.lit(dt)))
-    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    """The table's rows of every day up to the day (as far back as a period reads), with dt as a date
+    column. Read once per table and day: the lake does not change after the fixture's days ran."""
+    rows = tables.read_days(bank, "dwd", table, reach(day))
+    return pl.DataFrame() if rows is None else pl.from_arrow(rows)
 
 
+@cache
 def lake_days(bank: str, table: str, day: date) -> list[date]:
-    return sorted(
-        d
-        for part in paths.dwd_table(bank, table).glob("dt=*")
-        if (d := date.fromisoformat(part.name.removeprefix("dt="))) <= day and any(part.glob("*.parquet"))
-    )
+    """The days up to the day (within the reach) the table holds: with rows, or written empty (the
+    commit that wrote a day records it; an empty day has no data file)."""
+    rows = dwd(bank, table, day)
+    held = set(rows.get_column("dt").to_list()) if "dt" in rows.columns else set()
+    lake_table = tables.load(bank, "dwd", table)
+    for snapshot in lake_table.metadata.snapshots if lake_table is not None else []:
+        if written := (snapshot.summary or {}).get(tables.DAY_PROPERTY):
+            held.add(date.fromisoformat(written))
+    return sorted(held & set(reach(day)))
 
 
 def age_on(birth: pl.Expr, at: pl.Expr) -> pl.Expr:
@@ -173,7 +186,7 @@ def village_detail(bank: str, day: date) -> pl.DataFrame:
 @dataclass(frozen=True)
 class Fact:
     detail: Callable[[str, date], pl.DataFrame]
-    table: str  # the DWD table whose partitions are the fact's days with data
+    table: str  # the DWD table whose days are the fact's days with data
 
 
 FACTS = {

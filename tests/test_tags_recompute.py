@@ -1,10 +1,10 @@
-"""An independent recomputation of 28 customer tags, in Polars, straight from the DWD Parquet.
+"""An independent recomputation of 28 customer tags, in Polars, straight from the DWD lake tables.
 
 Nothing here reads the tag catalog's SQL or a dbt model: each tag is re-derived from the data
 contracts' columns with its own code, for both banks on each of the three days, and the exact set
 of (customer, tag) pairs must equal what that day's warehouse copy holds in ads_customer_tag.
-Windows follow the platform's rules: a build for day D reads the DWD partitions of
-[D - 366 days, D]; "last 30 days" is the lake days in (D - 30, D]; external data is the latest
+Windows follow the platform's rules: a build for day D reads the DWD days of
+[D - 366 days, D] (through the lake catalog, granary.lake.tables); "last 30 days" is the lake days in (D - 30, D]; external data is the latest
 record received by D.
 """
 
@@ -18,15 +18,15 @@ import duckdb
 import polars as pl
 import pytest
 
-from granary.core import paths
+from granary.lake import tables
 
-LOOKBACK_DAYS = 366  # a build reads a year and a day of partitions (year-on-year's base day)
+LOOKBACK_DAYS = 366  # a build reads a year and a day of DWD days (year-on-year's base day)
 
 Frame = pl.DataFrame
 
 
 class Lake:
-    """One bank's DWD partitions as a build for `day` sees them, each with its `dt`."""
+    """One bank's DWD tables as a build for `day` sees them, each row with its `dt`."""
 
     def __init__(self, bank: str, day: date) -> None:
         self.bank, self.day = bank, day
@@ -34,19 +34,9 @@ class Lake:
 
     def table(self, name: str) -> Frame:
         if name not in self._cache:
-            parts = []
-            first = self.day - timedelta(days=LOOKBACK_DAYS)
-            root = paths.dwd_table(self.bank, name)
-            for part in sorted(root.glob("dt=*")) if root.exists() else []:
-                dt = date.fromisoformat(part.name.removeprefix("dt="))
-                files = sorted(part.glob("*.parquet"))
-                if first <= dt <= self.day and files:
-                    parts.append(
-                        pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed").with_columns(
-                            pl.lit(dt).alias("dt")
-                        )
-                    )
-            self._cache[name] = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+            days = [self.day - timedelta(days=n) for n in range(LOOKBACK_DAYS, -1, -1)]
+            rows = tables.read_days(self.bank, "dwd", name, days)
+            self._cache[name] = pl.from_arrow(rows) if rows is not None and rows.num_rows else pl.DataFrame()
         return self._cache[name]
 
     def today(self, name: str) -> Frame:

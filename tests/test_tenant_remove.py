@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.lake import day_rows
 
 from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import EngineError
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant, load_tenant_file
+from granary.lake import tables
 from granary.serving.publish import publish
 from granary.superset import bundle, credentials, provision
 from granary.superset.client import SupersetClient
@@ -135,10 +137,14 @@ def _write_yaml(tenants_dir: Path) -> None:
 
 
 def _copy_day(tenant: Tenant, day) -> None:  # noqa: ANN001 - day_fixtures.PublishedDay
-    """qingshan's published day as this bank's own (its data on disk), then published."""
+    """qingshan's published day as this bank's own (its data on disk and its lake tables in the
+    catalog: two DWD tables' day, committed to its own namespace), then published."""
     s = settings()
     shutil.copytree(s.landing_root / "qingshan", s.landing_root / CODE)
-    shutil.copytree(paths.lake_dir("qingshan"), paths.lake_dir(CODE))
+    lake_tables = shutil.ignore_patterns(*(f"{layer}_*" for layer in tables.LAYERS))
+    shutil.copytree(paths.lake_dir("qingshan"), paths.lake_dir(CODE), ignore=lake_tables)
+    for table in ("customer", "loan"):
+        tables.write_day_arrow(day_rows("qingshan", "dwd", table, day.dt), CODE, "dwd", table, day.dt)
     shutil.copyfile(day.warehouses[("qingshan", day.dt)], paths.warehouse_db(CODE))
     publish(tenant, day.dt)
 
@@ -159,6 +165,7 @@ def test_remove_a_bank(superset_stack, tmpbank: tuple[Tenant, Path]) -> None:
         f"warehouse/{CODE}.duckdb": hashlib.sha256(paths.warehouse_db(CODE).read_bytes()).hexdigest(),
     }
     analyst_password = credentials.analyst_password(tenant)
+    assert tables.tables_of(CODE) == ["dwd_customer", "dwd_loan"]
 
     refused = _cli(tenants_dir, "tenant", "remove", CODE)
     assert refused.returncode == 2
@@ -198,8 +205,9 @@ def test_remove_a_bank(superset_stack, tmpbank: tuple[Tenant, Path]) -> None:
         listing.returncode == 0 and "publish_info" in listing.stdout and "ads_branch_daily" in listing.stdout
     )
 
-    # Data: moved, byte for byte, never deleted.
+    # Data: moved, byte for byte, never deleted; its tables out of the lake's catalog.
     assert not (s.landing_root / CODE).exists() and not paths.lake_dir(CODE).exists()
+    assert tables.tables_of(CODE) == []
     assert not paths.warehouse_db(CODE).exists()
     assert _digests(archive / "landing") == data["landing"]
     assert _digests(archive / "lake") == data["lake"]

@@ -1,4 +1,4 @@
-"""granary transform: a real dbt build (dbt-duckdb) over tiny DWD Parquet fixtures."""
+"""granary transform: a real dbt build (dbt-duckdb) over tiny DWD fixtures in the lake's catalog."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from dwd_fixture import write_empty_dwd
+from support.lake import day_rows
 
 from granary.catalog import indicators, tags
 from granary.core import config, paths
 from granary.core.errors import DataError
 from granary.core.tenants import Tenant
+from granary.lake import tables
 
 RUN_DT = date(2024, 6, 2)
 DAYS = (date(2024, 5, 31), date(2024, 6, 1), RUN_DT)  # previous month end, so VS_MS has its base day
@@ -123,13 +124,11 @@ def deposit_balance(deposit: tuple, day: date) -> Decimal:
 
 
 def _write(table: str, day: date, rows: list[dict], schema: pa.Schema) -> None:
-    part = paths.partition(paths.dwd_table(BANK.code, table), day)
-    part.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), part / "part-00000.parquet")
+    tables.write_day_arrow(pa.Table.from_pylist(rows, schema=schema), BANK.code, "dwd", table, day)
 
 
 def write_dwd_fixture() -> None:
-    """DWD as the contract says: standard codes, PII as *_token/*_masked, _source_row, dt partitions."""
+    """DWD as the contract says: standard codes, PII as *_token/*_masked, _source_row, one lake day each."""
     text, day_, money = pa.string(), pa.date32(), pa.decimal128(18, 2)
     customer_schema = pa.schema(
         [("customer_id", text), ("customer_name_token", text), ("customer_name_masked", text),
@@ -381,17 +380,14 @@ def test_failed_build_leaves_the_warehouse_untouched(built_warehouse: dict, gran
     before = db.stat().st_mtime_ns, query(db, "select count(*) from ads_indicator_value")
     bad_day = RUN_DT + timedelta(days=1)
     for table in ("customer", "loan", "deposit_account"):
-        src = paths.partition(paths.dwd_table(BANK.code, table), RUN_DT) / "part-00000.parquet"
-        rows = pq.read_table(src)
+        rows = day_rows(BANK.code, "dwd", table, RUN_DT)
         if table == "customer":
             rows = rows.set_column(
                 rows.schema.get_field_index("customer_type"),
                 "customer_type",
                 pa.array(["martian"] * rows.num_rows),
             )
-        dest = paths.partition(paths.dwd_table(BANK.code, table), bad_day)
-        dest.mkdir(parents=True, exist_ok=True)
-        pq.write_table(rows, dest / "part-00000.parquet")
+        tables.write_day_arrow(rows, BANK.code, "dwd", table, bad_day)
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("GRANARY_RUN_DIR", str(granary_env / "run"))
@@ -408,14 +404,11 @@ def test_failed_build_leaves_the_warehouse_untouched(built_warehouse: dict, gran
         assert not list(paths.dws_dir(BANK.code).glob(".*.building"))
     finally:
         for table in ("customer", "loan", "deposit_account"):
-            dest = paths.partition(paths.dwd_table(BANK.code, table), bad_day)
-            for f in dest.glob("*"):
-                f.unlink()
-            dest.rmdir()
+            tables.load(BANK.code, "dwd", table).delete(f"dt = '{bad_day}'")
 
 
 def test_missing_dwd_day_is_a_data_error(built_warehouse: dict) -> None:
     from granary.pipeline.transform import transform
 
-    with pytest.raises(DataError, match=r"no DWD Parquet.*granary clean"):
+    with pytest.raises(DataError, match=r"no DWD day.*granary clean"):
         transform(BANK, date(2030, 1, 1))

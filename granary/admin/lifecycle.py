@@ -77,6 +77,7 @@ def remove(code: str) -> Removal:
     _remove_superset(tenant, removal)
     _remove_serving(tenant, stamp, removal)
     _remove_airflow_pool(tenant, removal)
+    _remove_lake_tables(tenant, removal)
     _archive_data(tenant, stamp, removal)
     _archive_secrets(tenant, stamp, removal)
     if removal.archive is not None:
@@ -247,6 +248,17 @@ def _data_paths(tenant: Tenant) -> dict[str, Path]:
     for path in sorted(warehouse.parent.glob(f"{warehouse.name}*")):  # the file and any .wal beside it
         found[f"warehouse/{path.name}"] = path
     return found
+
+
+def _remove_lake_tables(tenant: Tenant, removal: Removal) -> None:
+    """The bank's namespace leaves the lake catalog; its tables' files are archived with its lake."""
+    from granary.lake import tables
+
+    dropped = tables.drop_namespace(tenant.code)
+    if dropped:
+        removal.did(f"lake: {len(dropped)} table(s) of namespace {tenant.code} dropped from the catalog")
+    else:
+        removal.skip(f"lake: no table of namespace {tenant.code} in the catalog")
 
 
 def _archive_data(tenant: Tenant, stamp: str, removal: Removal) -> None:

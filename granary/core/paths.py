@@ -17,19 +17,9 @@ def landing_file(tenant: str, dt: date, table: str, fmt: str = "csv") -> Path:
 
 
 def lake_dir(tenant: str) -> Path:
+    """The bank's folder of the lake: its Iceberg tables' files (the catalog says which are live:
+    granary.lake), its DWS day history and its quality and reconciliation records."""
     return settings().lake_root / tenant
-
-
-def ods_table(tenant: str, table: str) -> Path:
-    return lake_dir(tenant) / "ods" / table
-
-
-def dwd_table(tenant: str, table: str) -> Path:
-    return lake_dir(tenant) / "dwd" / table
-
-
-def quarantine_table(tenant: str, table: str) -> Path:
-    return lake_dir(tenant) / "quarantine" / table
 
 
 def dws_dir(tenant: str) -> Path:

@@ -63,6 +63,8 @@ def spark_catalog_conf() -> dict[str, str]:
         # V1 also records views; pyiceberg's SQL catalog reads the same tables either way.
         f"{prefix}.jdbc.schema-version": "V1",
         f"{prefix}.warehouse": warehouse().as_uri(),
+        # No cached table state: pyiceberg commits too, and a reader must see the catalog's current one.
+        f"{prefix}.cache-enabled": "false",
         # Spark's SQL extensions for Iceberg: CALL procedures (expiry, compaction), MERGE, metadata DDL.
         "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
     }

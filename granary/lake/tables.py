@@ -9,6 +9,7 @@ under hashed folders (object-storage layout), so no reader can depend on a `dt=`
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -65,10 +66,16 @@ def write_day(df, tenant: str, layer: str, table: str, dt: date, pii: Sequence[s
     day = F.lit(dt.isoformat()).cast("date")
     frame = df.withColumn("dt", day)
     target = spark_name(tenant, layer, table)
-    _ensure_table(frame, target, pii)
-    frame.writeTo(target).option(f"snapshot-property.{DAY_PROPERTY}", dt.isoformat()).overwrite(
-        F.col("dt") == day
-    )
+    for attempt in (1, 2):
+        _ensure_table(frame, target, pii)
+        try:
+            writer = frame.writeTo(target).option(f"snapshot-property.{DAY_PROPERTY}", dt.isoformat())
+            writer.overwrite(F.col("dt") == day)
+            return
+        except Exception as exc:  # a table this process saw was dropped since (the bank was removed)
+            if attempt == 2 or "TABLE_OR_VIEW_NOT_FOUND" not in str(exc):
+                raise
+            _known_tables.discard(target)
 
 
 def read_day(spark, tenant: str, layer: str, table: str, dt: date):
@@ -220,6 +227,29 @@ def day_written(tenant: str, layer: str, table: str, dt: date) -> bool:
     return any(
         (s.summary or {}).get(DAY_PROPERTY) == dt.isoformat() for s in iceberg_table.metadata.snapshots
     )
+
+
+def day_bytes(tenant: str, dt: date) -> int:
+    """The size of the data files that hold business day `dt` in the bank's tables (current snapshots)."""
+    total = 0
+    for name in tables_of(tenant):
+        scan = catalog().load_table(f"{tenant}.{name}").scan(row_filter=_day_filter([dt]))
+        total += sum(task.file.file_size_in_bytes for task in scan.plan_files())
+    return total
+
+
+def drop_namespace(tenant: str) -> list[str]:
+    """Take the bank's tables and namespace out of the catalog; their files stay where they are (the
+    caller archives the bank's folder). Returns the tables dropped."""
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    dropped = tables_of(tenant)
+    for name in dropped:
+        catalog().drop_table(f"{tenant}.{name}")
+    with contextlib.suppress(NoSuchNamespaceError):
+        catalog().drop_namespace(tenant)
+    forget_tables()
+    return dropped
 
 
 def tables_of(tenant: str) -> list[str]:

@@ -28,6 +28,7 @@ from granary.core import paths
 from granary.core.errors import DataError, EngineError
 from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import Tenant
+from granary.lake import tables
 from granary.province import ops
 
 console = Console(stderr=True)
@@ -191,12 +192,14 @@ def _freshness(marts: BankMarts, tenant: Tenant, dt: date, has_db: bool, publish
 
 
 def _storage(marts: BankMarts, tenant: Tenant, dt: date, serving_bytes: int | None) -> None:
-    """The bank's lake size, what the day's partitions added to it, and its serving database's size."""
+    """The bank's lake size, what the day's data added to it (its tables' files of the day, and its
+    day folders: DWS history, quality, reconciliation), and its serving database's size."""
     lake = paths.lake_dir(tenant.code)
     if lake.is_dir():
         files = [(p, p.stat().st_size) for p in lake.rglob("*") if p.is_file()]
         marts.day.lake_bytes = sum(size for _, size in files)
-        marts.day.lake_day_bytes = sum(size for p, size in files if f"dt={dt.isoformat()}" in p.parts)
+        day_folders = sum(size for p, size in files if f"dt={dt.isoformat()}" in p.parts)
+        marts.day.lake_day_bytes = day_folders + tables.day_bytes(tenant.code, dt)
     marts.day.serving_bytes = serving_bytes
 
 
