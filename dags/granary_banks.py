@@ -83,8 +83,8 @@ def _doc_md(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> st
 - `provision`: 开户准备：本行服务库与登录角色、密钥、Airflow 资源池、Superset 看板，缺什么建什么
   (`granary tenant add {code}`). Creates what the bank needs and is missing, so adding
   `tenants/{code}.yaml` is the whole onboarding.
-- {ingest}: Spark，落地区 CSV → ODS Parquet（类型化，带血缘列）.
-  Landing CSV → typed ODS Parquet with lineage columns.
+- {ingest}: Spark，落地区 CSV → ODS 湖表（Iceberg，类型化，带血缘列）.
+  Landing CSV → the typed ODS lake table (Iceberg) with lineage columns.
 - {clean}: Spark，ODS → DWD（代码标准化、去重、PII 令牌化），坏行进入隔离区.
   Standardise codes, dedupe, tokenise PII; bad rows go to quarantine.
 - `route`: 外部数据一点接入：按本行客户令牌从全省数据商文件中路由本行客户的记录并计量

@@ -36,7 +36,7 @@ class Lake:
         if name not in self._cache:
             days = [self.day - timedelta(days=n) for n in range(LOOKBACK_DAYS, -1, -1)]
             rows = tables.read_days(self.bank, "dwd", name, days)
-            self._cache[name] = pl.from_arrow(rows) if rows is not None and rows.num_rows else pl.DataFrame()
+            self._cache[name] = pl.DataFrame() if rows is None else pl.from_arrow(rows)
         return self._cache[name]
 
     def today(self, name: str) -> Frame:

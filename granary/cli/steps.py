@@ -56,7 +56,7 @@ def generate(
 
 @app.command()
 def ingest(tenant: TenantOpt, date_: DateOpt, source: SourceOpt = None) -> None:
-    """Spark: landing CSV -> ODS Parquet (typed, lineage columns), one day of one bank."""
+    """Spark: landing CSV -> the ODS lake table (typed, lineage columns), one day of one bank."""
     step("ingest", tenant, date_, source)
 
 

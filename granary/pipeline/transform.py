@@ -1,4 +1,4 @@
-"""One `dbt build` for one bank and day: DWD Parquet -> DWS summaries -> ADS indicators, tags, profile.
+"""One `dbt build` for one bank and day: the DWD lake tables -> DWS summaries -> ADS indicators, tags, profile.
 
 The build writes a fresh DuckDB file next to the bank's warehouse and swaps it in only when
 every model and test passed, so publish never sees a half-built or failed warehouse: on
