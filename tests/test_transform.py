@@ -19,6 +19,7 @@ from granary.core import config, paths
 from granary.core.errors import DataError
 from granary.core.tenants import Tenant
 from granary.lake import tables
+from granary.pipeline import dws_history
 
 RUN_DT = date(2024, 6, 2)
 DAYS = (date(2024, 5, 31), date(2024, 6, 1), RUN_DT)  # previous month end, so VS_MS has its base day
@@ -398,10 +399,13 @@ def test_failed_build_leaves_the_warehouse_untouched(built_warehouse: dict, gran
         assert (db.stat().st_mtime_ns, query(db, "select count(*) from ads_indicator_value")) == before
         assert not list(db.parent.glob(".*.building.duckdb*"))
         # nor a day of DWS history a later build would chain from
-        assert sorted(p.name for p in paths.dws_dir(BANK.code).glob("*/dt=*")) == sorted(
-            f"dt={d}" for d in DAYS for _ in paths.dws_dir(BANK.code).glob("*/")
+        assert dws_history.lake_days(BANK.code, bad_day + timedelta(days=1)) == list(DAYS)
+        history = dws_history.history_tables(BANK.code)
+        assert len(history) == len(
+            dws_history.history_models(granary_env / "run" / "dbt" / "tbank" / "target" / "manifest.json")
         )
-        assert not list(paths.dws_dir(BANK.code).glob(".*.building"))
+        for name in history:
+            assert not tables.day_written(BANK.code, *tables.split_name(name), bad_day), name
     finally:
         for table in ("customer", "loan", "deposit_account"):
             tables.load(BANK.code, "dwd", table).delete(f"dt = '{bad_day}'")

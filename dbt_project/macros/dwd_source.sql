@@ -3,7 +3,7 @@
   for a model that looks back over a window of events (the last 30 days' activity), with `dt` as a
   date column. The DWD tables are Iceberg tables in the lake's catalog; which relation or files each
   engine reads is planned by granary/pipeline/transform.py from the catalog and handed over in
-  GRANARY_DBT_DWD (JSON, per table: Spark's table name, DuckDB's data files by day), so no macro
+  GRANARY_DBT_LAKE (JSON, per table: Spark's table name, DuckDB's data files by day), so no macro
   knows a table's name or where its files lie. A build reads a fixed number of days whatever the
   lake holds: longer periods come from the lake's day history (macros/lake_history.sql), never from
   re-reading DWD. The call to source() is only for lineage.
@@ -14,18 +14,23 @@
    where cast(dt as date) between {{ add_days(run_date(), -days_before) }} and {{ run_date() }})
 {%- endmacro %}
 
-{# The planned reading of a DWD table (nothing at parse time, when no SQL runs). #}
+{# The build's plan of the lake (transform.plan_lake); nothing at parse time, when no SQL runs. #}
+{% macro lake_plan() -%}
+  {{ return(fromjson(env_var('GRANARY_DBT_LAKE', '{}')) if execute else {}) }}
+{%- endmacro %}
+
+{# The planned reading of a DWD table. #}
 {% macro dwd_plan(table, days_before) -%}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
-  {%- set plan = fromjson(env_var('GRANARY_DBT_DWD', '{}')) -%}
-  {%- if table not in plan.get('tables', {}) -%}
+  {%- set plan = lake_plan() -%}
+  {%- if table not in plan.get('dwd', {}) -%}
     {{ exceptions.raise_compiler_error("the DWD table '" ~ table ~ "' of bank " ~ var('tenant') ~ " is not in the lake's catalog; run `granary clean --tenant " ~ var('tenant') ~ "` for its source first") }}
   {%- endif -%}
   {%- set first = (modules.datetime.date.fromisoformat(business_date()) - modules.datetime.timedelta(days=days_before)).isoformat() -%}
   {%- if first < plan['first_day'] -%}
     {{ exceptions.raise_compiler_error("a model reads " ~ days_before ~ " days of DWD before the business date; granary.pipeline.transform plans files from " ~ plan['first_day'] ~ " only (DWD_LOOKBACK_DAYS)") }}
   {%- endif -%}
-  {%- set planned = plan['tables'][table] -%}
+  {%- set planned = plan['dwd'][table] -%}
   {{ return({'spark': planned['spark'], 'files': planned['files'], 'empty': planned['empty'], 'first': first}) }}
 {%- endmacro %}
 
@@ -36,9 +41,14 @@
 #}
 {% macro duckdb__dwd_relation(table, days_before) -%}
   {%- set plan = dwd_plan(table, days_before) -%}
+  {{ planned_files(plan, plan['first'] if plan else none, business_date()) }}
+{%- endmacro %}
+
+{# DuckDB's read of a planned table's files of the days first..last (ISO dates), by column name. #}
+{% macro planned_files(plan, first, last) -%}
   {%- set files = [] -%}
   {%- if plan -%}
-    {%- for day, path in plan['files'] if plan['first'] <= day and day <= business_date() -%}
+    {%- for day, path in plan['files'] if first <= day and day <= last -%}
       {%- do files.append(path) -%}
     {%- endfor -%}
     {%- if not files -%}{%- do files.append(plan['empty']) -%}{%- endif -%}

@@ -1,14 +1,13 @@
 {#
   The lake's day history of the models that chain from one day to the next (tagged `lake_history`):
-  each build appends the business date's rows as one Parquet partition,
-  <lake_root>/<tenant>/dws/<model>/dt=<YYYY-MM-DD>/, and the next build reads back only the few
-  partitions it needs (the previous day, a period's start, a comparison's base day), never a year.
+  each is an Iceberg table named as its model, and a build reads back only the few days it needs
+  (the previous day, a period's start, a comparison's base day), never a year. granary transform
+  writes the business date's rows of every such model once the whole build passed
+  (granary/pipeline/dws_history.py); nothing here writes.
 
-  Which days the lake holds is given by granary/pipeline/transform.py in GRANARY_DBT_LAKE_DAYS (the
-  days before the business date with a complete history, newest last): an env var, like the
-  business date, so dbt re-parses only what reads it. The post-hook writes the model to
-  <lake_root>/<tenant>/dws/.<model>.dt=<day>.building; transform moves it in as the day's partition
-  only when the whole build passed.
+  Which days the lake holds is given in GRANARY_DBT_LAKE_DAYS (the days before the business date
+  with a committed history, newest last): an env var, like the business date, so dbt re-parses only
+  what reads it. Where each day's rows are is the build's lake plan (macros/dwd_source.sql).
 #}
 
 {% macro lake_days() -%}
@@ -26,21 +25,19 @@
   {{ return(earlier[-1] if earlier else none) }}
 {%- endmacro %}
 
-{% macro history_path(model_name) -%}
-  {{ return(var('lake_root') ~ '/' ~ var('tenant') ~ '/dws/' ~ model_name) }}
-{%- endmacro %}
-
 {#
   A history model's rows on the given days, as a subquery with `dt`. columns: (name, type) pairs
-  other than dt, cast on read so every partition (written by either engine) has one schema.
-  where: optionally, per day, a condition on the rows wanted from that day.
+  other than dt, cast on read so every day (written by either engine) has one schema.
+  where: optionally, per day, a condition on the rows wanted from that day. A model the lake has
+  no table for yet (new to the project) reads as empty.
 #}
 {% macro lake_history(model_name, days, columns, where=none) -%}
+  {%- set plan = lake_plan().get('history', {}).get(model_name) -%}
   (
-  {%- for day in days | unique | sort %}
+  {%- for day in days | unique | sort if plan or not execute %}
   select cast('{{ day }}' as date) as dt
     {%- for name, type in columns %}, cast({{ name }} as {{ type }}) as {{ name }}{% endfor %}
-  from {{ adapter.dispatch('history_files', 'granary')(history_path(model_name) ~ '/dt=' ~ day) }} as history_file
+  from {{ history_day(plan, day) }} as history_file
   {%- if where and where.get(day) %}
   where {{ where[day] }}
   {%- endif %}
@@ -52,30 +49,25 @@
   )
 {%- endmacro %}
 
-{% macro duckdb__history_files(partition) -%}
-  read_parquet('{{ partition }}/*.parquet', hive_partitioning = false)
+{# One day of a planned history table (its rows keep their own columns; build_dt is the day). #}
+{% macro history_day(plan, day) -%}
+  {{ return(adapter.dispatch('history_day', 'granary')(plan, day | string)) }}
 {%- endmacro %}
 
-{% macro spark__history_files(partition) -%}
-  parquet.`{{ partition }}`
+{% macro duckdb__history_day(plan, day) -%}
+  {{ planned_files(plan, day, day) }}
 {%- endmacro %}
 
-{% macro default__history_files(partition) -%}
-  {{ exceptions.raise_compiler_error("no Parquet reader for adapter '" ~ adapter.type() ~ "'; add a <adapter>__history_files macro") }}
+{% macro spark__history_day(plan, day) -%}
+  {%- if plan -%}
+  (select * from {{ plan['spark'] }} where {{ plan['day_column'] }} = date'{{ day }}')
+  {%- else -%}
+  unplanned
+  {%- endif -%}
 {%- endmacro %}
 
-{# Post-hook of a history model: its rows beside their partition (readers take dt from the partition). #}
-{% macro write_lake_history() -%}
-  {%- set staging = var('lake_root') ~ '/' ~ var('tenant') ~ '/dws/.' ~ this.identifier ~ '.dt=' ~ business_date() ~ '.building' -%}
-  {{ return(adapter.dispatch('write_lake_history', 'granary')(staging)) }}
-{%- endmacro %}
-
-{% macro duckdb__write_lake_history(staging) -%}
-  copy {{ this }} to '{{ staging }}' (format parquet, per_thread_output true, overwrite true)
-{%- endmacro %}
-
-{% macro spark__write_lake_history(staging) -%}
-  insert overwrite directory '{{ staging }}' using parquet select * from {{ this }}
+{% macro default__history_day(plan, day) -%}
+  {{ exceptions.raise_compiler_error("no lake reader for adapter '" ~ adapter.type() ~ "'; add a <adapter>__history_day macro") }}
 {%- endmacro %}
 
 {# The columns of dws_measure__history other than dt, as the readers cast them. #}
@@ -119,9 +111,9 @@
   ),
 
   kept as (
-      {%- if previous_day %}
+      {%- if previous_day and lake_plan().get('history', {}).get(this.identifier) %}
       select {{ columns | join(', ') }}
-      from {{ adapter.dispatch('history_files', 'granary')(history_path(this.identifier) ~ '/dt=' ~ previous_day) }} as kept_file
+      from {{ history_day(lake_plan()['history'][this.identifier], previous_day) }} as kept_file
       {%- else %}
       select * from arrived where 1 = 0
       {%- endif %}

@@ -22,11 +22,6 @@ def lake_dir(tenant: str) -> Path:
     return settings().lake_root / tenant
 
 
-def dws_dir(tenant: str) -> Path:
-    """The DWS day history dbt appends to (models tagged lake_history, one dir per model)."""
-    return lake_dir(tenant) / "dws"
-
-
 def partition(table_dir: Path, dt: date) -> Path:
     return table_dir / f"dt={dt.isoformat()}"
 

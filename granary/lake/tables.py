@@ -1,10 +1,13 @@
 """A bank's lake tables: one Iceberg table per layer and source, in the bank's own namespace.
 
 One name per table in both engines: `lake.<bank>.<layer>_<table>` in Spark, `<bank>.<layer>_<table>`
-in pyiceberg (`dwd_loan`, `ods_customer`, `quarantine_loan`, …). Every table is partitioned by the
-business date `dt`, and a day is written only by replacing it whole in one commit, so a reader sees
-the old day or the new one, never a mix. Where the files lie is Iceberg's business: data files go
-under hashed folders (object-storage layout), so no reader can depend on a `dt=` folder.
+in pyiceberg (`dwd_loan`, `ods_customer`, `quarantine_loan`, …; the DWS day history's tables are
+named as their dbt models, `dws_measure__history`). Every table is partitioned by a day column: the
+business date `dt` in ODS, DWD and quarantine, and in the day history `build_dt`, the business date
+of the build that wrote the rows (its models have a `dt` of their own). A day is written only by
+replacing it whole in one commit, so a reader sees the old day or the new one, never a mix. Where the
+files lie is Iceberg's business: data files go under hashed folders (object-storage layout), so no
+reader can depend on a `dt=` folder.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 from granary.core.errors import DataError
 from granary.lake.iceberg import CATALOG, catalog
 
-LAYERS = ("ods", "dwd", "quarantine")
+# Each layer and the column its tables are partitioned by.
+DAY_COLUMNS = {"ods": "dt", "dwd": "dt", "quarantine": "dt", "dws": "build_dt", "ads": "build_dt"}
+LAYERS = tuple(DAY_COLUMNS)
 # The snapshot property that records which business day a commit wrote (an empty day has no file).
 DAY_PROPERTY = "granary.dt"
 EPOCH = date(1970, 1, 1)
@@ -42,6 +47,18 @@ def table_name(layer: str, table: str) -> str:
     return f"{layer}_{table}"
 
 
+def split_name(name: str) -> tuple[str, str]:
+    """(layer, table) of a table's name: `dwd_loan` -> ("dwd", "loan")."""
+    layer, _, table = name.partition("_")
+    if layer not in LAYERS or not table:
+        raise ValueError(f"{name!r} is not a lake table name (<layer>_<table>, layer one of {LAYERS})")
+    return layer, table
+
+
+def day_column(layer: str) -> str:
+    return DAY_COLUMNS[layer]
+
+
 def identifier(tenant: str, layer: str, table: str) -> str:
     """pyiceberg's name of the table: `<bank>.<layer>_<table>`."""
     return f"{tenant}.{table_name(layer, table)}"
@@ -56,21 +73,23 @@ def spark_name(tenant: str, layer: str, table: str) -> str:
 
 
 def write_day(df, tenant: str, layer: str, table: str, dt: date, pii: Sequence[str] = ()) -> None:
-    """Replace business day `dt` of the table with `df` (its columns, without `dt`), in one commit.
+    """Replace day `dt` of the table with `df` (its columns, without the day column), in one commit.
 
-    The table is created on first write, partitioned by `dt`; `pii` names columns whose values must
-    not reach the manifests' column statistics. An empty `df` still commits: the day becomes empty.
+    The table is created on first write, partitioned by its day column; `pii` names columns whose
+    values must not reach the manifests' column statistics. An empty `df` still commits: the day
+    becomes empty.
     """
     from pyspark.sql import functions as F
 
+    column = day_column(layer)
     day = F.lit(dt.isoformat()).cast("date")
-    frame = df.withColumn("dt", day)
+    frame = df.withColumn(column, day)
     target = spark_name(tenant, layer, table)
     for attempt in (1, 2):
-        _ensure_table(frame, target, pii)
+        _ensure_table(frame, target, column, pii)
         try:
             writer = frame.writeTo(target).option(f"snapshot-property.{DAY_PROPERTY}", dt.isoformat())
-            writer.overwrite(F.col("dt") == day)
+            writer.overwrite(F.col(column) == day)
             return
         except Exception as exc:  # a table this process saw was dropped since (the bank was removed)
             if attempt == 2 or "TABLE_OR_VIEW_NOT_FOUND" not in str(exc):
@@ -79,14 +98,15 @@ def write_day(df, tenant: str, layer: str, table: str, dt: date, pii: Sequence[s
 
 
 def read_day(spark, tenant: str, layer: str, table: str, dt: date):
-    """The table's rows of business day `dt`, without the `dt` column (a Spark DataFrame)."""
+    """The table's rows of day `dt`, without the day column (a Spark DataFrame)."""
     from pyspark.sql import functions as F
 
+    column = day_column(layer)
     frame = spark.table(spark_name(tenant, layer, table))
-    return frame.where(F.col("dt") == F.lit(dt.isoformat()).cast("date")).drop("dt")
+    return frame.where(F.col(column) == F.lit(dt.isoformat()).cast("date")).drop(column)
 
 
-def _ensure_table(frame, target: str, pii: Sequence[str]) -> None:
+def _ensure_table(frame, target: str, column: str, pii: Sequence[str]) -> None:
     """Create the table with the frame's schema unless it exists (checked once per process)."""
     if target in _known_tables:
         return
@@ -102,7 +122,7 @@ def _ensure_table(frame, target: str, pii: Sequence[str]) -> None:
         for name, value in properties.items():
             writer = writer.tableProperty(name, value)
         try:
-            writer.partitionedBy(F.col("dt")).create()
+            writer.partitionedBy(F.col(column)).create()
         except AnalysisException as exc:  # another writer created it first
             if "ALREADY_EXISTS" not in str(exc):
                 raise
@@ -121,17 +141,21 @@ def forget_tables() -> None:
 
 
 def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date) -> None:
-    """Replace business day `dt` of the table with Arrow `rows` (without `dt`), in one commit:
+    """Replace day `dt` of the table with Arrow `rows` (without the day column), in one commit:
     the writer for what does not run in Spark (dbt on DuckDB's output, fixtures)."""
     import pyarrow as pa
 
-    frame = rows.append_column("dt", pa.array([dt] * rows.num_rows, pa.date32()))
+    column = day_column(layer)
+    # Not null, as Spark declares the day column it writes: pyiceberg refuses optional data for a
+    # required field.
+    day_field = pa.field(column, pa.date32(), nullable=False)
+    frame = rows.append_column(day_field, pa.array([dt] * rows.num_rows, pa.date32()))
     iceberg_table = load(tenant, layer, table) or _create_arrow_table(tenant, layer, table, frame.schema)
     with warnings.catch_warnings():  # a new day has nothing to replace, which pyiceberg warns of
         warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         iceberg_table.overwrite(
             frame,
-            overwrite_filter=_day_filter([dt]),
+            overwrite_filter=_day_filter(layer, [dt]),
             snapshot_properties={DAY_PROPERTY: dt.isoformat()},
         )
 
@@ -151,7 +175,7 @@ def _create_arrow_table(tenant: str, layer: str, table: str, schema):
     except TableAlreadyExistsError:
         return load(tenant, layer, table)
     with created.update_spec() as spec:
-        spec.add_identity("dt")
+        spec.add_identity(day_column(layer))
     return load(tenant, layer, table)
 
 
@@ -164,10 +188,10 @@ def load(tenant: str, layer: str, table: str):  # -> pyiceberg.table.Table | Non
         return None
 
 
-def _day_filter(days: Iterable[date]):
+def _day_filter(layer: str, days: Iterable[date]):
     from pyiceberg.expressions import In
 
-    return In("dt", {d.isoformat() for d in days})
+    return In(day_column(layer), {d.isoformat() for d in days})
 
 
 def day_files(tenant: str, layer: str, table: str, days: Iterable[date]) -> list[tuple[date, str]]:
@@ -176,29 +200,32 @@ def day_files(tenant: str, layer: str, table: str, days: Iterable[date]) -> list
     For readers that open files themselves (DuckDB): refused if a day needs delete files applied,
     which a plain Parquet read would miss (the lake is copy-on-write, so none should exist)."""
     iceberg_table = load(tenant, layer, table)
-    return [] if iceberg_table is None else _files(iceberg_table, list(days))
+    return [] if iceberg_table is None else _files(iceberg_table, layer, list(days))
 
 
-def plan_layer(
-    tenant: str, layer: str, days: Iterable[date]
-) -> dict[str, tuple[list[tuple[date, str]], Any]]:
-    """Every table of the bank's layer: its data files of the given days and its Arrow schema."""
+Planned = dict[str, tuple[list[tuple[date, str]], Any]]  # table -> (its files by day, Arrow schema)
+
+
+def plan(tenant: str, names: Iterable[str], days: Iterable[date]) -> Planned:
+    """For each named table of the bank (`<layer>_<table>`): its data files of the given days and
+    its Arrow schema, from one load of its metadata."""
     days = list(days)
     planned = {}
-    prefix = table_name(layer, "")
-    for name in tables_of(tenant):
-        if name.startswith(prefix):
-            iceberg_table = catalog().load_table(f"{tenant}.{name}")
-            planned[name.removeprefix(prefix)] = (
-                _files(iceberg_table, days),
-                iceberg_table.schema().as_arrow(),
-            )
+    for name in names:
+        layer, _ = split_name(name)
+        iceberg_table = catalog().load_table(f"{tenant}.{name}")
+        planned[name] = (_files(iceberg_table, layer, days), iceberg_table.schema().as_arrow())
     return planned
 
 
-def _files(iceberg_table, days: list[date]) -> list[tuple[date, str]]:
+def layer_tables(tenant: str, layer: str) -> dict[str, str]:
+    """The bank's tables of a layer: source table -> lake table name (`loan` -> `dwd_loan`)."""
+    return {split_name(name)[1]: name for name in tables_of(tenant) if split_name(name)[0] == layer}
+
+
+def _files(iceberg_table, layer: str, days: list[date]) -> list[tuple[date, str]]:
     found = []
-    for task in iceberg_table.scan(row_filter=_day_filter(days)).plan_files() if days else []:
+    for task in iceberg_table.scan(row_filter=_day_filter(layer, days)).plan_files() if days else []:
         if task.delete_files:
             raise DataError(
                 f"lake table {iceberg_table.name()} has delete files for {task.file.file_path}; rewrite "
@@ -209,12 +236,13 @@ def _files(iceberg_table, days: list[date]) -> list[tuple[date, str]]:
 
 
 def read_days(tenant: str, layer: str, table: str, days: Iterable[date], columns: Sequence[str] = ()):
-    """The table's rows of the given days as Arrow, `dt` included (None if the table does not exist)."""
+    """The table's rows of the given days as Arrow, the day column included (None if the table does
+    not exist)."""
     iceberg_table = load(tenant, layer, table)
     if iceberg_table is None:
         return None
     fields = tuple(columns) or ("*",)
-    return iceberg_table.scan(row_filter=_day_filter(days), selected_fields=fields).to_arrow()
+    return iceberg_table.scan(row_filter=_day_filter(layer, days), selected_fields=fields).to_arrow()
 
 
 def day_written(tenant: str, layer: str, table: str, dt: date) -> bool:
@@ -222,7 +250,7 @@ def day_written(tenant: str, layer: str, table: str, dt: date) -> bool:
     iceberg_table = load(tenant, layer, table)
     if iceberg_table is None:
         return False
-    if any(True for _ in iceberg_table.scan(row_filter=_day_filter([dt])).plan_files()):
+    if any(True for _ in iceberg_table.scan(row_filter=_day_filter(layer, [dt])).plan_files()):
         return True
     return any(
         (s.summary or {}).get(DAY_PROPERTY) == dt.isoformat() for s in iceberg_table.metadata.snapshots
@@ -233,7 +261,8 @@ def day_bytes(tenant: str, dt: date) -> int:
     """The size of the data files that hold business day `dt` in the bank's tables (current snapshots)."""
     total = 0
     for name in tables_of(tenant):
-        scan = catalog().load_table(f"{tenant}.{name}").scan(row_filter=_day_filter([dt]))
+        layer, _ = split_name(name)
+        scan = catalog().load_table(f"{tenant}.{name}").scan(row_filter=_day_filter(layer, [dt]))
         total += sum(task.file.file_size_in_bytes for task in scan.plan_files())
     return total
 

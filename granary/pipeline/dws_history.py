@@ -1,89 +1,81 @@
-"""The lake's DWS day history: which days it holds, and moving a finished build's day in.
+"""The lake's DWS day history: which days it holds, and committing a finished build's day.
 
-dbt models tagged `lake_history` (dbt_project/macros/lake_history.sql) chain from one day to the
-next: a build reads the previous day's partition (and a period's start or base day) and writes its
-own day beside the table as `.<model>.dt=<day>.building`. Only when the whole build passed does
-`commit` move those in as `dws/<model>/dt=<day>/`, so a failed build never leaves a day a later
-build would chain from. Plain Parquet partitions: both engines read them without a catalog, a day is
-replaced by one directory rename, and a day is only ever read whole (see docs/history.md).
+dbt models tagged `lake_history` chain from one day to the next: a build reads its own table's
+previous lake day (and a period's start or base day), never a year. Each is an Iceberg table named
+as its model (`lake.<bank>.dws_measure__history`, …), partitioned by `build_dt`, the business date
+of the build that wrote the rows. Only when the whole build passed does `commit` write each model's
+day, and then the day's row in `dws_build_day`: a day is a lake day (one a later build chains from)
+only once every model holds it, so a failed or half-committed build leaves nothing to chain from.
+Why the catalog, and what a day's replacement costs: docs/history.md.
 """
 
 from __future__ import annotations
 
-import shutil
-from datetime import date, timedelta
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from granary.core import paths
+from granary.lake import tables
 
+HISTORY_TAG = "lake_history"
 # The history a build can reach: a year and a day (year-on-year, a year-to-date's start), with room.
 HORIZON_DAYS = 400
+# The index of committed days (layer, table): one row per day, written last.
+BUILD_DAY = ("dws", "build_day")
 
 
-def _model_dirs(tenant: str) -> list[Path]:
-    root = paths.dws_dir(tenant)
-    return (
-        sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if root.exists()
-        else []
-    )
+def history_models(manifest: Path) -> list[str]:
+    """The models dbt's manifest tags `lake_history`, sorted: the tables of the day history."""
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    return sorted(n["name"] for n in nodes if n["resource_type"] == "model" and HISTORY_TAG in n["tags"])
 
 
-def _days(model_dir: Path) -> set[date]:
-    return {date.fromisoformat(p.name[3:]) for p in model_dir.glob("dt=*") if p.is_dir()}
+def history_tables(tenant: str) -> list[str]:
+    """The day history's tables the lake holds for the bank (model names)."""
+    index = tables.table_name(*BUILD_DAY)
+    return [
+        name
+        for name in tables.tables_of(tenant)
+        if tables.split_name(name)[0] in ("dws", "ads") and name != index
+    ]
 
 
 def lake_days(tenant: str, before: date) -> list[date]:
-    """The days before `before`, within the horizon, for which every history model holds a partition."""
-    dirs = _model_dirs(tenant)
-    if not dirs:
-        return []
-    held = set.intersection(*(_days(d) for d in dirs))
-    return sorted(d for d in held if before - timedelta(days=HORIZON_DAYS) <= d < before)
+    """The committed days before `before`, within the horizon, oldest first."""
+    window = [before - timedelta(days=n) for n in range(HORIZON_DAYS, 0, -1)]
+    return sorted({day for day, _ in tables.day_files(tenant, *BUILD_DAY, window)})
 
 
-def prepare(tenant: str, dt: date) -> str:
-    """Make room for a build's day and return GRANARY_DBT_LAKE_DAYS for it."""
-    paths.dws_dir(tenant).mkdir(parents=True, exist_ok=True)
-    discard(tenant, dt)
-    return ",".join(d.isoformat() for d in lake_days(tenant, dt))
+def commit(tenant: str, dt: date, models: list[str], write_model: Callable[[str, str, str], None]) -> None:
+    """Record a passed build's day: each model's rows (write_model(model, layer, table) replaces
+    the model's day from the engine that built it), then the day's index row, then the expiry."""
+    import pyarrow as pa
 
-
-def _staged(tenant: str, dt: date) -> dict[str, Path]:
-    """Model name -> the day dbt wrote beside it (`.<model>.dt=<day>.building`, lake_history.sql)."""
-    suffix = f".dt={dt.isoformat()}.building"
-    return {p.name[1 : -len(suffix)]: p for p in sorted(paths.dws_dir(tenant).glob(f".*{suffix}"))}
-
-
-def commit(tenant: str, dt: date) -> list[Path]:
-    """Move the build's days in (replacing a rerun day's), then drop days beyond the horizon."""
-    moved = []
-    for model, staging in _staged(tenant, dt).items():
-        target = paths.partition(paths.dws_dir(tenant) / model, dt)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        replaced = target.with_name(f".{target.name}.replaced")
-        shutil.rmtree(replaced, ignore_errors=True)
-        if target.exists():
-            target.rename(replaced)
-        staging.rename(target)
-        shutil.rmtree(replaced, ignore_errors=True)
-        moved.append(target)
+    for model in models:
+        write_model(model, *tables.split_name(model))
+    row = pa.table(
+        {
+            "models": pa.array([",".join(models)], pa.string()),
+            "committed_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    tables.write_day_arrow(row, tenant, *BUILD_DAY, dt)
     expire(tenant, dt)
-    return moved
 
 
-def discard(tenant: str, dt: date) -> None:
-    for staging in _staged(tenant, dt).values():
-        shutil.rmtree(staging, ignore_errors=True)
+def expire(tenant: str, newest: date) -> list[str]:
+    """Drop each history table's days older than the horizon before the newest day built (whole
+    files: the tables are partitioned by day, so this is a metadata commit)."""
+    from pyiceberg.expressions import LessThan
 
-
-def expire(tenant: str, newest: date) -> list[Path]:
-    """Drop each model's days older than the horizon before the newest day built."""
+    cutoff = (newest - timedelta(days=HORIZON_DAYS)).isoformat()
     dropped = []
-    for model_dir in _model_dirs(tenant):
-        days = _days(model_dir)
-        latest = max(days | {newest})
-        for day in sorted(d for d in days if d < latest - timedelta(days=HORIZON_DAYS)):
-            shutil.rmtree(paths.partition(model_dir, day))
-            dropped.append(paths.partition(model_dir, day))
+    for name in [*history_tables(tenant), tables.table_name(*BUILD_DAY)]:
+        layer, table = tables.split_name(name)
+        iceberg_table = tables.load(tenant, layer, table)
+        old = LessThan(tables.day_column(layer), cutoff)
+        if iceberg_table is not None and any(True for _ in iceberg_table.scan(row_filter=old).plan_files()):
+            iceberg_table.delete(old)
+            dropped.append(name)
     return dropped

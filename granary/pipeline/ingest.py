@@ -1,4 +1,4 @@
-"""Landing CSV -> the ODS table (Iceberg, lake.<bank>.ods_<table>): one bank's day, typed to the source contract, with lineage.
+"""Landing CSV -> the ODS lake table: one bank's day, typed to the source contract, with lineage.
 
 The raw file is only read, never moved or changed. Before Spark touches it, a cheap pass in
 Python checks what makes a whole file unusable (missing, empty, wrong header, wrong

@@ -1,4 +1,4 @@
-"""One `dbt build` for one bank and day: the DWD lake tables -> DWS summaries -> ADS indicators, tags, profile.
+"""One `dbt build` for one bank and day: DWD lake tables -> DWS summaries -> ADS indicators, tags, profile.
 
 The build writes a fresh DuckDB file next to the bank's warehouse and swaps it in only when
 every model and test passed, so publish never sees a half-built or failed warehouse: on
@@ -75,30 +75,45 @@ def check_dwd(tenant: Tenant, dt: date) -> None:
         )
 
 
-def plan_dwd(tenant: Tenant, dt: date, target: str) -> str:
-    """What each engine reads of the bank's DWD tables, from the lake catalog, as JSON for dbt
-    (macros/dwd_source.sql): Spark reads a table by name; DuckDB reads the data files of the days a
-    build may ask for (DWD_LOOKBACK_DAYS before the business date), or an empty file of the table's
-    columns where it has none of them."""
+def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> str:
+    """What the build reads of the lake, planned from its catalog, as JSON for dbt
+    (GRANARY_DBT_LAKE: macros/dwd_source.sql, macros/lake_history.sql): per DWD table and per day
+    history table, Spark's table name, and for DuckDB the data files of the days the build may read
+    (DWD: DWD_LOOKBACK_DAYS before the business date; history: the lake days) with an empty file of
+    the table's columns for a day that has none."""
     import pyarrow.parquet as pq
 
     first = dt - timedelta(days=DWD_LOOKBACK_DAYS)
-    days = [first + timedelta(days=n) for n in range(DWD_LOOKBACK_DAYS + 1)]
+    dwd_days = [first + timedelta(days=n) for n in range(DWD_LOOKBACK_DAYS + 1)]
     empty_dir = run_dir(tenant) / "lake"
     empty_dir.mkdir(parents=True, exist_ok=True)
-    planned = {}
-    for table, (files, schema) in tables.plan_layer(
-        tenant.code, "dwd", days if target == "duckdb" else []
-    ).items():
-        empty = empty_dir / f"{tables.table_name('dwd', table)}.empty.parquet"
-        if target == "duckdb":
-            pq.write_table(schema.empty_table(), empty)
-        planned[table] = {
-            "spark": tables.spark_name(tenant.code, "dwd", table),
-            "files": [(day.isoformat(), path) for day, path in files],
-            "empty": str(empty),
+    duckdb = target == "duckdb"
+
+    def entries(names: dict[str, str], days: list[date]) -> dict[str, dict]:
+        planned = tables.plan(tenant.code, names.values(), days if duckdb else [])
+        found = {}
+        for key, name in names.items():
+            files, schema = planned[name]
+            empty = empty_dir / f"{name}.empty.parquet"
+            if duckdb:
+                pq.write_table(schema.empty_table(), empty)
+            layer, table = tables.split_name(name)
+            found[key] = {
+                "spark": tables.spark_name(tenant.code, layer, table),
+                "day_column": tables.day_column(layer),
+                "files": [(day.isoformat(), path) for day, path in files],
+                "empty": str(empty),
+            }
+        return found
+
+    history = {name: name for name in dws_history.history_tables(tenant.code)}
+    return json.dumps(
+        {
+            "first_day": first.isoformat(),
+            "dwd": entries(tables.layer_tables(tenant.code, "dwd"), dwd_days),
+            "history": entries(history, lake_days),
         }
-    return json.dumps({"first_day": first.isoformat(), "tables": planned})
+    )
 
 
 def write_catalog_seeds() -> None:
@@ -121,11 +136,11 @@ def read_run_results(path: Path) -> list[NodeResult]:
 
 
 def _invoke_dbt(
-    args: list[str], label: str, dt: date, lake_days: str, dwd_plan: str
+    args: list[str], label: str, dt: date, lake_days: list[date], lake_plan: str
 ) -> tuple[bool, BaseException | None]:
     os.environ["GRANARY_DBT_DT"] = dt.isoformat()  # the business_date() macro reads it
-    os.environ["GRANARY_DBT_LAKE_DAYS"] = lake_days  # and lake_days() this
-    os.environ["GRANARY_DBT_DWD"] = dwd_plan  # and dwd_source() this
+    os.environ["GRANARY_DBT_LAKE_DAYS"] = ",".join(d.isoformat() for d in lake_days)  # lake_days() this
+    os.environ["GRANARY_DBT_LAKE"] = lake_plan  # and dwd_source() and lake_history() this
     try:
         return _invoke_dbt_runner(args, label)
     finally:
@@ -225,12 +240,12 @@ def transform(tenant: Tenant, dt: date) -> None:
         "--log-path", str(runs / "logs"),
         "--quiet",
     ]  # fmt: skip
-    lake_days = dws_history.prepare(tenant.code, dt)
-    committed = False
+    lake_days = dws_history.lake_days(tenant.code, dt)
+    lake_plan = plan_lake(tenant, dt, target, lake_days)
     started = time.perf_counter()
     try:
         label = f"dbt build {tenant.code} {dt} [{target}]"
-        ok, exc = _invoke_dbt(args, label, dt, lake_days, plan_dwd(tenant, dt, target))
+        ok, exc = _invoke_dbt(args, label, dt, lake_days, lake_plan)
         seconds = time.perf_counter() - started
         if not run_results.exists():
             kind = EngineError if target == "spark" else DataError
@@ -249,8 +264,8 @@ def transform(tenant: Tenant, dt: date) -> None:
                 f"the warehouse {warehouse} was left as it was.\n{lines or exc}\n"
                 f"Details: {runs / 'logs' / 'dbt.log'}, compiled SQL under {runs / 'target' / 'run'}"
             )
-        dws_history.commit(tenant.code, dt)
-        committed = True
+        models = dws_history.history_models(runs / "target" / "manifest.json")
+        dws_history.commit(tenant.code, dt, models, _history_writer(tenant, dt, target, building))
         if target == "duckdb":
             # a WAL left by a crashed writer of the old file must not be replayed onto the new one
             warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
@@ -263,5 +278,25 @@ def transform(tenant: Tenant, dt: date) -> None:
     finally:
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
-        if not committed:
-            dws_history.discard(tenant.code, dt)
+
+
+def _history_writer(tenant: Tenant, dt: date, target: str, building: Path):
+    """How a built history model's rows reach its lake table: from the warehouse file dbt-duckdb
+    built (Arrow, committed by pyiceberg), or from the table dbt-spark built (by Spark)."""
+    if target == "duckdb":
+        import duckdb
+
+        def from_duckdb(model: str, layer: str, table: str) -> None:
+            with duckdb.connect(str(building), read_only=True) as con:
+                rows = con.sql(f'select * from main."{model}"').to_arrow_table()
+            tables.write_day_arrow(rows, tenant.code, layer, table, dt)
+
+        return from_duckdb
+
+    from granary.pipeline.spark import get_session
+
+    def from_spark(model: str, layer: str, table: str) -> None:
+        frame = get_session().table(f"granary_{tenant.code}.{model}")
+        tables.write_day(frame, tenant.code, layer, table, dt)
+
+    return from_spark

@@ -6,7 +6,7 @@
 -- day on which it no longer held (null while it holds on the business date). A customer missing from
 -- a day's snapshot holds no tag that day. Spells lost more than a year ago are dropped.
 
-{{ config(tags=['lake_history'], post_hook="{{ write_lake_history() }}") }}
+{{ config(tags=['lake_history']) }}
 
 {%- set previous_day = previous_lake_day() %}
 

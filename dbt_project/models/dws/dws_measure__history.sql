@@ -2,12 +2,12 @@
 -- member, fact, measure and segment with the day's value and its sum over every lake day up to the
 -- business date. A period's total is then the difference of two running totals (the business date's
 -- and the last lake day's before the period starts), so a build reads a fixed number of days
--- whatever the lake holds. Appended to the lake as the day's partition (macros/lake_history.sql).
+-- whatever the lake holds. Kept in the lake as the day's rows of its table (macros/lake_history.sql).
 -- Only the measures an indicator of the catalog reads, at its grain and segment (the customer grain
 -- carries every measure of its facts; a handful have indicators). A member unseen for more than a
 -- year is dropped: no period reaches back that far.
 
-{{ config(tags=['lake_history'], post_hook="{{ write_lake_history() }}") }}
+{{ config(tags=['lake_history']) }}
 
 {%- set previous_day = previous_lake_day() %}
 

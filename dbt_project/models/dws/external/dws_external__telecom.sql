@@ -1,5 +1,5 @@
 -- Each resident's newest telecom record.
 
-{{ config(tags=['lake_history'], post_hook="{{ write_lake_history() }}") }}
+{{ config(tags=['lake_history']) }}
 
 {{ external_known('ext_telecom', ['id_number_token'], 'dt desc, tenure_months desc, provider, record_id') }}
