@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from granary.catalog.indicators import DBT_PROJECT_DIR
-from granary.core.config import settings
+from granary.core.tenants import get_tenant
+from granary.pipeline.transform import build_environment
 
 BANK = "qingshan"
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
@@ -34,12 +35,9 @@ def docs_site(published_day, tmp_path_factory: pytest.TempPathFactory) -> Path:
     # a writable copy: the fixture's copies are read-only and dbt-duckdb opens the file read-write
     shutil.copyfile(published_day.warehouses[(BANK, published_day.dt)], warehouse)
     warehouse.chmod(0o644)
-    os.environ["GRANARY_DBT_DT"] = published_day.dt.isoformat()  # the business_date() macro's
-    dbt_vars = {
-        "tenant": BANK,
-        "lake_root": str(settings().lake_root),
-        "warehouse_path": str(warehouse),
-    }
+    # the day's environment, as granary transform sets it (business date, lake days, lake plan)
+    os.environ.update(build_environment(get_tenant(BANK), published_day.dt, "duckdb"))
+    dbt_vars = {"tenant": BANK, "warehouse_path": str(warehouse)}
     target = work / "target"
     result = dbtRunner().invoke(
         [

@@ -1,10 +1,11 @@
 {#
   What the pipeline recorded about the business date's data quality, read for the dashboards:
-    <lake_root>/<tenant>/quality/dt=<dt>/results.parquet           (granary validate: one row per expectation)
-    <lake_root>/<tenant>/audit/reconciliation/dt=<dt>/<table>.json (granary clean: rows in / clean / quarantined)
-  (the layout granary/core/paths.py defines: quality_dir, reconciliation_file). A build whose day has
-  no such files (transform run without the gate, as in the dbt tests) reads an empty relation
-  with the same columns instead of failing. The source() calls are for lineage only.
+  granary validate's results (one row per expectation) and granary clean's reconciliation (rows in /
+  clean / quarantined, one JSON per table). Where they are is the build's lake plan
+  (granary.pipeline.transform.plan_lake, from granary/core/paths.py: quality_dir,
+  reconciliation_file), never spelled here. A build whose day has no such files (transform run
+  without the gate, as in the dbt tests) reads an empty relation with the same columns instead of
+  failing. The source() calls are for lineage only.
 #}
 
 {% macro quality_results() -%}
@@ -17,22 +18,9 @@
   {{ return(adapter.dispatch('reconciliation_results', 'granary')()) }}
 {%- endmacro %}
 
-{% macro quality_day_path(kind) -%}
-  {%- set bank = var('lake_root') ~ '/' ~ var('tenant') -%}
-  {%- if kind == 'results' -%}
-    {{ return(bank ~ '/quality/dt=' ~ business_date() ~ '/results.parquet') }}
-  {%- else -%}
-    {{ return(bank ~ '/audit/reconciliation/dt=' ~ business_date() ~ '/*.json') }}
-  {%- endif -%}
-{%- endmacro %}
-
-{# True when the glob matches a file; DuckDB's glob() lists files without reading them. #}
-{% macro duckdb__quality_files_exist(pattern) -%}
-  {%- if not execute -%}
-    {{ return(true) }}
-  {%- endif -%}
-  {%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')") -%}
-  {{ return(found.columns[0].values()[0] > 0) }}
+{# The day's quality records as planned: results (a path or ''), reconciliation (JSON files). #}
+{% macro quality_plan() -%}
+  {{ return(lake_plan().get('quality', {'results': '', 'reconciliation': []})) }}
 {%- endmacro %}
 
 {% macro empty_quality_results() -%}
@@ -59,8 +47,8 @@
 {%- endmacro %}
 
 {% macro duckdb__quality_results() -%}
-  {%- set path = quality_day_path('results') -%}
-  {%- if duckdb__quality_files_exist(path) -%}
+  {%- set path = quality_plan()['results'] -%}
+  {%- if path -%}
   (select
       suite,
       table_name,
@@ -77,15 +65,15 @@
 
 {# DuckDB's JSON reader is built in (no extension download). `table` is the JSON key. #}
 {% macro duckdb__reconciliation_results() -%}
-  {%- set path = quality_day_path('reconciliation') -%}
-  {%- if duckdb__quality_files_exist(path) -%}
+  {%- set files = quality_plan()['reconciliation'] -%}
+  {%- if files -%}
   (select
       "table" as table_name,
       rows_in,
       rows_clean,
       rows_quarantined
    from read_json(
-       '{{ path }}',
+       [{% for f in files %}'{{ f }}'{% if not loop.last %}, {% endif %}{% endfor %}],
        columns = {"table": 'varchar', rows_in: 'bigint', rows_clean: 'bigint', rows_quarantined: 'bigint'}
    ))
   {%- else -%}

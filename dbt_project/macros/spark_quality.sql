@@ -24,13 +24,9 @@
   {{ return(relation) }}
 {%- endmacro %}
 
+{# The folder of the day's quality records, as planned (granary.pipeline.transform.plan_lake). #}
 {% macro spark_bank_day_dir(kind) -%}
-  {%- set bank = var('lake_root') ~ '/' ~ var('tenant') -%}
-  {%- if kind == 'results' -%}
-    {{ return(bank ~ '/quality/dt=' ~ business_date()) }}
-  {%- else -%}
-    {{ return(bank ~ '/audit/reconciliation/dt=' ~ business_date()) }}
-  {%- endif -%}
+  {{ return(quality_plan()[kind ~ '_dir']) }}
 {%- endmacro %}
 
 {# results.parquet only: the day's directory also holds results.json and the Data Docs. #}

@@ -88,6 +88,7 @@ def write_day(df, tenant: str, layer: str, table: str, dt: date, pii: Sequence[s
     for attempt in (1, 2):
         _ensure_table(frame, target, column, pii)
         try:
+            _evolve_spark(frame, target)
             writer = frame.writeTo(target).option(f"snapshot-property.{DAY_PROPERTY}", dt.isoformat())
             writer.overwrite(F.col(column) == day)
             return
@@ -132,6 +133,41 @@ def _ensure_table(frame, target: str, column: str, pii: Sequence[str]) -> None:
 _known_tables: set[str] = set()
 
 
+def _evolve_spark(frame, target: str) -> None:
+    """Add the frame's new columns to the table (metadata only: older files read them as null)."""
+    table_types = {f.name: f.dataType.simpleString() for f in frame.sparkSession.table(target).schema.fields}
+    frame_types = {f.name: f.dataType.simpleString() for f in frame.schema.fields}
+    for name in schema_change(target, table_types, frame_types):
+        frame.sparkSession.sql(f"alter table {target} add column `{name}` {frame_types[name]}")
+
+
+def schema_change(target: str, table_types: dict[str, str], frame_types: dict[str, str]) -> list[str]:
+    """The columns a write adds to the table; a column dropped, renamed or retyped is refused, with how
+    to do it (the lake keeps every day's columns readable)."""
+    missing = [name for name in table_types if name not in frame_types]
+    retyped = [
+        f"{name} ({table_types[name]} -> {frame_types[name]})"
+        for name in table_types
+        if name in frame_types and frame_types[name] != table_types[name]
+    ]
+    if missing or retyped:
+        what = "; ".join(
+            part
+            for part in (
+                f"columns no longer written: {', '.join(missing)}" if missing else "",
+                f"columns with another type: {', '.join(retyped)}" if retyped else "",
+            )
+            if part
+        )
+        raise DataError(
+            f"{target}: the write would drop, rename or retype columns ({what}). The lake refuses it, so "
+            "that every older day still reads: add a new column to the source contract "
+            "(granary/catalog/sources/<table>.yaml) instead and keep the old one, which older days "
+            "fill and newer days leave empty; a real removal is a new table"
+        )
+    return [name for name in frame_types if name not in table_types]
+
+
 def forget_tables() -> None:
     """Forget which tables this process has seen (after tables are dropped)."""
     _known_tables.clear()
@@ -151,6 +187,11 @@ def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date) -> None
     day_field = pa.field(column, pa.date32(), nullable=False)
     frame = rows.append_column(day_field, pa.array([dt] * rows.num_rows, pa.date32()))
     iceberg_table = load(tenant, layer, table) or _create_arrow_table(tenant, layer, table, frame.schema)
+    # Names only: pyiceberg checks and casts the types on write.
+    table_columns = {name: "" for name in iceberg_table.schema().column_names}
+    if schema_change(spark_name(tenant, layer, table), table_columns, dict.fromkeys(frame.schema.names, "")):
+        with iceberg_table.update_schema() as update:
+            update.union_by_name(frame.schema)
     with warnings.catch_warnings():  # a new day has nothing to replace, which pyiceberg warns of
         warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         iceberg_table.overwrite(

@@ -107,11 +107,19 @@ def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> s
         return found
 
     history = {name: name for name in dws_history.history_tables(tenant.code)}
+    results = paths.quality_dir(tenant.code, dt) / "results.parquet"
+    reconciliation = paths.reconciliation_file(tenant.code, "_", dt).parent
     return json.dumps(
         {
             "first_day": first.isoformat(),
             "dwd": entries(tables.layer_tables(tenant.code, "dwd"), dwd_days),
             "history": entries(history, lake_days),
+            "quality": {
+                "results": str(results) if results.is_file() else "",
+                "results_dir": str(results.parent),
+                "reconciliation": [str(p) for p in sorted(reconciliation.glob("*.json"))],
+                "reconciliation_dir": str(reconciliation),
+            },
         }
     )
 
@@ -135,12 +143,22 @@ def read_run_results(path: Path) -> list[NodeResult]:
     ]
 
 
+def build_environment(tenant: Tenant, dt: date, target: str) -> dict[str, str]:
+    """What a dbt invocation of the bank's day reads from the environment: the business date
+    (business_date()), the lake days (lake_days()) and the lake plan (dwd_source(), lake_history(),
+    the quality sources). Environment, not --vars, so dbt's partial parsing survives a new day."""
+    lake_days = dws_history.lake_days(tenant.code, dt)
+    return {
+        "GRANARY_DBT_DT": dt.isoformat(),
+        "GRANARY_DBT_LAKE_DAYS": ",".join(d.isoformat() for d in lake_days),
+        "GRANARY_DBT_LAKE": plan_lake(tenant, dt, target, lake_days),
+    }
+
+
 def _invoke_dbt(
-    args: list[str], label: str, dt: date, lake_days: list[date], lake_plan: str
+    args: list[str], label: str, environment: dict[str, str]
 ) -> tuple[bool, BaseException | None]:
-    os.environ["GRANARY_DBT_DT"] = dt.isoformat()  # the business_date() macro reads it
-    os.environ["GRANARY_DBT_LAKE_DAYS"] = ",".join(d.isoformat() for d in lake_days)  # lake_days() this
-    os.environ["GRANARY_DBT_LAKE"] = lake_plan  # and dwd_source() and lake_history() this
+    os.environ.update(environment)
     try:
         return _invoke_dbt_runner(args, label)
     finally:
@@ -225,7 +243,6 @@ def transform(tenant: Tenant, dt: date) -> None:
     dbt_vars = {
         "tenant": tenant.code,
         "tenant_name_zh": tenant.name_zh,
-        "lake_root": str(settings().lake_root),
         "warehouse_path": str(building),
     }
     run_results = runs / "target" / "run_results.json"
@@ -240,12 +257,11 @@ def transform(tenant: Tenant, dt: date) -> None:
         "--log-path", str(runs / "logs"),
         "--quiet",
     ]  # fmt: skip
-    lake_days = dws_history.lake_days(tenant.code, dt)
-    lake_plan = plan_lake(tenant, dt, target, lake_days)
+    environment = build_environment(tenant, dt, target)
     started = time.perf_counter()
     try:
         label = f"dbt build {tenant.code} {dt} [{target}]"
-        ok, exc = _invoke_dbt(args, label, dt, lake_days, lake_plan)
+        ok, exc = _invoke_dbt(args, label, environment)
         seconds = time.perf_counter() - started
         if not run_results.exists():
             kind = EngineError if target == "spark" else DataError
