@@ -1,0 +1,154 @@
+"""The lake as Iceberg tables: every layer in the catalog, and a source contract that grows.
+
+Real engines: the Spark Connect server with the Iceberg runtime, the JDBC catalog in PostgreSQL,
+pyiceberg on the same tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from granary.catalog import sources
+from granary.catalog.sources import contracts
+from granary.core import paths
+from granary.core.config import settings
+from granary.core.errors import DataError
+from granary.core.tenants import Tenant
+from granary.lake import tables
+from granary.pipeline import dws_history
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_layer_is_an_iceberg_table_in_the_banks_namespace(published_day) -> None:
+    """After a published day: each contract table's ODS, DWD and quarantine, and each day-history
+    model, is an Iceberg table of the bank's namespace, partitioned by its day column; no table
+    keeps a `dt=` folder, and nothing else of the bank's lake is Parquet under one."""
+    from granary.lake.iceberg import catalog
+
+    manifest = settings().run_dir / "dbt" / published_day.tenants[0].code / "target" / "manifest.json"
+    models = dws_history.history_models(manifest)
+    assert "dws_measure__history" in models and "ads_customer_tag_history" in models
+    layers = ("ods", "dwd", "quarantine")
+    for tenant in published_day.tenants:
+        lake = paths.lake_dir(tenant.code)
+        expected = {tables.table_name(layer, t) for layer in layers for t in contracts()}
+        expected |= {*models, tables.table_name(*dws_history.BUILD_DAY)}
+        assert set(tables.tables_of(tenant.code)) == expected
+        for name in expected:
+            layer, _ = tables.split_name(name)
+            table = catalog().load_table(f"{tenant.code}.{name}")
+            assert table.format_version == 2
+            [field] = table.spec().fields
+            assert table.schema().find_field(field.source_id).name == tables.day_column(layer)
+            assert table.location().endswith(f"{lake.relative_to(lake.parent.parent)}/{name}")
+        day_folders = [p.relative_to(lake) for p in lake.rglob("dt=*") if p.is_dir()]
+        assert [p for p in day_folders if p.parts[0] in expected] == []
+        parquet_in_day_folders = {p.parts[0] for p in day_folders if any((lake / p).glob("*.parquet"))}
+        # what is still kept by day folder: the quality gate's results (read by the dashboards)
+        assert parquet_in_day_folders <= {"quality"}
+        assert dws_history.lake_days(tenant.code, published_day.dt) == list(published_day.days[:-1])
+
+
+# --- a contract that grows -------------------------------------------------------------------------
+
+BANK = Tenant(
+    code="lakegrow", name_zh="测试丙银行", name_en="Test Evolving Bank", county_code="341122",
+    county_zh="丙县", encoding="utf-8", customers_sf1=100, branches=1,
+)  # fmt: skip
+OLD_DAY, NEW_DAY = date(2026, 4, 1), date(2026, 4, 2)
+NEW_COLUMN = {"name": "green_loan", "type": "string", "nullable": True}
+
+
+def _loans(header: list[str], extra: list[str] | None = None) -> str:
+    rows = [
+        ["L000000000001", "C0000000001", "B01", "M01", "AGRI", "A", "Y", "50000.00", "20000.50", "0.0435",
+         "20250101", "20270101", "0", "1"],
+        ["L000000000002", "C0000000002", "B01", "M01", "BIZ", "C", "N", "80000.00", "70000.00", "0.0500",
+         "20250101", "20270101", "0", "1"],
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(row + ([extra[i]] if extra else []) for i, row in enumerate(rows))
+    return buffer.getvalue()
+
+
+def _land(dt: date, text: str) -> None:
+    path = paths.landing_file(BANK.code, dt, "loan")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _files_and_hashes(layer: str, dt: date) -> dict[str, str]:
+    return {
+        path: hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        for _, path in tables.day_files(BANK.code, layer, "loan", [dt])
+    }
+
+
+@contextmanager
+def _grown_contract(folder: Path) -> Iterator[None]:
+    """The source contracts with one more loan column, as a bank's core system adds it."""
+    folder.mkdir(exist_ok=True)
+    for path in sources.SOURCES_DIR.glob("*.yaml"):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stem == "loan":
+            raw["columns"].append(NEW_COLUMN)
+        (folder / path.name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sources, "SOURCES_DIR", folder)
+        sources.contracts.cache_clear()
+        try:
+            yield
+        finally:
+            sources.contracts.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def evolved(spark_remote, granary_env: Path) -> dict[str, dict[str, str]]:
+    """OLD_DAY ingested and cleaned under the contract as it is, NEW_DAY under the grown one; the
+    value is OLD_DAY's data files (path -> hash) per layer right after it was written."""
+    from granary.pipeline.clean import clean
+    from granary.pipeline.ingest import ingest
+
+    _land(OLD_DAY, _loans(sources.contract("loan").column_names))
+    ingest(BANK, OLD_DAY, ["loan"])
+    clean(BANK, OLD_DAY, ["loan"])
+    old_files = {layer: _files_and_hashes(layer, OLD_DAY) for layer in ("ods", "dwd")}
+    with _grown_contract(granary_env / "grown-sources"):
+        _land(NEW_DAY, _loans(sources.contract("loan").column_names, extra=["Y", ""]))
+        ingest(BANK, NEW_DAY, ["loan"])
+        clean(BANK, NEW_DAY, ["loan"])
+    return old_files
+
+
+@pytest.mark.parametrize("layer", ["ods", "dwd"])
+def test_a_column_added_to_a_contract_reads_null_on_older_days(evolved, layer: str) -> None:
+    assert evolved[layer], "the older day has data files"
+    rows = tables.read_days(BANK.code, layer, "loan", [OLD_DAY, NEW_DAY]).to_pylist()
+    by_day = {d: {r["loan_id"]: r["green_loan"] for r in rows if r["dt"] == d} for d in (OLD_DAY, NEW_DAY)}
+    assert by_day[OLD_DAY] == {"L000000000001": None, "L000000000002": None}
+    assert by_day[NEW_DAY] == {"L000000000001": "Y", "L000000000002": None}
+    # metadata only: the older day's data files are the same files, byte for byte
+    assert _files_and_hashes(layer, OLD_DAY) == evolved[layer]
+
+
+def test_a_column_dropped_from_a_contract_is_refused(evolved) -> None:
+    """With the column in the table, the contract as it was would drop it: refused, saying how."""
+    from granary.pipeline.ingest import ingest
+
+    day = date(2026, 4, 3)
+    _land(day, _loans(sources.contract("loan").column_names))
+    with pytest.raises(DataError, match=r"green_loan.*refuses.*add a new column"):
+        ingest(BANK, day, ["loan"])
+    assert not tables.day_written(BANK.code, "ods", "loan", day)
