@@ -9,9 +9,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -152,3 +157,100 @@ def test_a_column_dropped_from_a_contract_is_refused(evolved) -> None:
     with pytest.raises(DataError, match=r"green_loan.*refuses.*add a new column"):
         ingest(BANK, day, ["loan"])
     assert not tables.day_written(BANK.code, "ods", "loan", day)
+
+
+# --- a killed write, its rerun, and housekeeping ---------------------------------------------------
+
+KILLED = Tenant(
+    code="lakekill", name_zh="测试丁银行", name_en="Test Killed-Write Bank", county_code="341122",
+    county_zh="丁县", encoding="utf-8", customers_sf1=100, branches=1,
+)  # fmt: skip
+KILL_DAY = date(2026, 5, 6)
+LOAN_ROWS = 150_000
+
+
+def _many_loans(balance_cents: int) -> str:
+    """LOAN_ROWS valid loans; every tenth one's balance depends on the version."""
+    head = ",".join(sources.contract("loan").column_names)
+    lines = [head]
+    for n in range(1, LOAN_ROWS + 1):
+        balance = f"{(balance_cents if n % 10 == 0 else 1_000_000) / 100:.2f}"
+        lines.append(f"L{n:012d},C{n:010d},B01,M01,AGRI,A,Y,50000.00,{balance},0.0435,20250101,20270101,0,1")
+    return "\n".join(lines) + "\n"
+
+
+def _day_rows(layer: str) -> dict[str, object]:
+    rows = tables.read_days(KILLED.code, layer, "loan", [KILL_DAY], columns=["loan_id", "balance"])
+    return {r["loan_id"]: r["balance"] for r in rows.to_pylist()}
+
+
+CLEAN_LOANS = (
+    "import sys; from datetime import date; from granary.core.tenants import Tenant; "
+    "from granary.pipeline.clean import clean; "
+    "clean(Tenant.model_validate_json(sys.argv[1]), date.fromisoformat(sys.argv[2]), ['loan'])"
+)
+
+
+def _data_files_changing(folder: Path, since: float) -> bool:
+    return any(p.stat().st_mtime > since for p in folder.rglob("*.parquet")) if folder.exists() else False
+
+
+def test_a_killed_clean_leaves_the_old_day_or_the_new_one_and_no_orphan(spark_remote, granary_env) -> None:
+    from granary.lake import housekeeping
+    from granary.pipeline.clean import clean
+    from granary.pipeline.ingest import ingest
+    from granary.pipeline.spark import get_session
+
+    path = paths.landing_file(KILLED.code, KILL_DAY, "loan")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_many_loans(2_000_000), encoding="utf-8")
+    ingest(KILLED, KILL_DAY, ["loan"])
+    clean(KILLED, KILL_DAY, ["loan"])
+    old = _day_rows("dwd")
+    assert len(old) == LOAN_ROWS
+    first = tables.load(KILLED.code, "dwd", "loan").current_snapshot().snapshot_id
+
+    path.write_text(_many_loans(3_000_000), encoding="utf-8")  # a corrected extract
+    ingest(KILLED, KILL_DAY, ["loan"])
+    new = {
+        loan: (balance if int(loan[1:]) % 10 else type(balance)("30000.00")) for loan, balance in old.items()
+    }
+
+    data = paths.lake_dir(KILLED.code) / "dwd_loan" / "data"
+    started = time.time()
+    task = subprocess.Popen(
+        [sys.executable, "-c", CLEAN_LOANS, KILLED.model_dump_json(), KILL_DAY.isoformat()],
+        env=os.environ.copy(),
+    )
+    seen = []
+    deadline = time.monotonic() + 300
+    while not _data_files_changing(data, started) and task.poll() is None and time.monotonic() < deadline:
+        seen.append(_day_rows("dwd"))  # a reader meanwhile sees one version or the other
+        time.sleep(0.05)
+    assert task.poll() is None, "the clean ended before it wrote: make the day bigger"
+    task.send_signal(signal.SIGKILL)
+    task.wait()
+    # The server may finish the killed client's write on its own: wait until the files settle.
+    settled = time.monotonic()
+    while time.monotonic() - settled < 5 and time.monotonic() < deadline:
+        if _data_files_changing(data, time.time() - 1):
+            settled = time.monotonic()
+        seen.append(_day_rows("dwd"))
+        time.sleep(0.2)
+    assert seen and all(rows in (old, new) for rows in seen)
+
+    clean(KILLED, KILL_DAY, ["loan"])  # the rerun
+    assert _day_rows("dwd") == new
+
+    from granary.lake import diff
+
+    changed = diff.day_diff(KILLED.code, "dwd_loan", KILL_DAY, before=first)
+    assert {r["loan_id"] for r in changed.removed} == {r["loan_id"] for r in changed.added}
+    assert {r["loan_id"] for r in changed.added} == {loan for loan in old if int(loan[1:]) % 10 == 0}
+
+    housekeeping.housekeep(get_session(), KILLED.code, retain=timedelta(days=7), orphan_grace=timedelta(0))
+    for name in ("dwd_loan", "quarantine_loan", "ods_loan"):
+        assert housekeeping.orphan_files(KILLED.code, name, timedelta(0)) == [], name
+        missing = [p for p in housekeeping.referenced_files(KILLED.code, name) if not Path(p).exists()]
+        assert missing == [], name
+    assert _day_rows("dwd") == new

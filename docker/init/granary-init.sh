@@ -2,7 +2,7 @@
 # One-shot, before Airflow and Superset start: put the admin logins from the env file where
 # granary reads them (its secrets volume, owner-only), then create the serving database
 # and one login role per bank (`granary serving init`), and the lake's Iceberg catalog
-# (`granary lakehouse init`); both idempotent.
+# (`granary lake init`); both idempotent.
 set -euo pipefail
 umask 077
 mkdir -p "$GRANARY_SECRETS_DIR"
@@ -22,4 +22,4 @@ for name, text in files.items():
     (secrets / name).write_text(text, encoding="utf-8")
 PY
 granary serving init
-granary lakehouse init
+granary lake init

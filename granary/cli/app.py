@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from granary.cli import banks, catalog, province, services, steps
+from granary.cli import banks, catalog, lake, province, services, steps
 
 app = typer.Typer(
     help="Granary: multi-tenant data platform for inclusive (rural) finance.",
@@ -27,7 +27,7 @@ GROUPS = {
     "catalog": catalog.catalog_app,
     "spark": services.spark_app,
     "kafka": services.kafka_app,
-    "lakehouse": services.lakehouse_app,
+    "lake": lake.lake_app,
     "worker": services.worker_app,
     "superset": services.superset_app,
     "airflow": services.airflow_app,

@@ -11,7 +11,6 @@ from granary.cli.common import DateOpt, TenantOpt, bank_arg, banks_arg, console,
 spark_app = typer.Typer(help="The local Spark Connect server every Spark job talks to.")
 worker_app = typer.Typer(help="The resident worker: the CLI with its imports done, for Airflow's tasks.")
 kafka_app = typer.Typer(help="The Kafka broker (KRaft mode, from Apache's Maven jars) for intraday streams.")
-lakehouse_app = typer.Typer(help="The lake's Iceberg catalog in PostgreSQL (read by Spark and DuckDB).")
 superset_app = typer.Typer(help="Superset: start it, provision banks' roles, users, dashboards.")
 airflow_app = typer.Typer(help="Airflow: start the scheduler stack, trigger and wait for runs.")
 
@@ -50,18 +49,6 @@ def kafka_stop() -> None:
     from granary.stack import kafka
 
     guard(kafka.stop)
-
-
-@lakehouse_app.command("init")
-def lakehouse_init() -> None:
-    """Create the Iceberg catalog's database and login role in PostgreSQL (idempotent)."""
-    from granary.lake import iceberg
-
-    guard(iceberg.ensure_catalog)
-    console.print(
-        f"[green]✓[/] lake catalog {iceberg.catalog_database()} (login {iceberg.catalog_role()}), "
-        f"tables under {iceberg.warehouse()}"
-    )
 
 
 @worker_app.command("start")

@@ -35,6 +35,9 @@ class Settings:
     kafka_bootstrap: str  # host:port of the Kafka broker (`granary kafka start`)
     lake_catalog: str  # the Iceberg catalog's database and login role (granary.lake.iceberg)
     serving_retention_days: int  # days of served history each bank's database keeps (granary.serving.history)
+    lake_snapshot_retention_days: (
+        int  # days of lake snapshots kept for time travel (granary.lake.housekeeping)
+    )
 
 
 @cache
@@ -64,6 +67,7 @@ def settings() -> Settings:
         kafka_bootstrap=env("GRANARY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         lake_catalog=env("GRANARY_LAKE_CATALOG", "granary_lakehouse"),
         serving_retention_days=int(env("GRANARY_SERVING_RETENTION_DAYS", "400")),
+        lake_snapshot_retention_days=int(env("GRANARY_LAKE_SNAPSHOT_RETENTION_DAYS", "7")),
     )
 
 

@@ -118,7 +118,7 @@ def _open_catalog(uri: str, warehouse_uri: str):
     except Exception as exc:  # SQLAlchemy's OperationalError names the cause; keep it
         raise EngineError(
             f"cannot open the lake catalog {uri.rsplit('@', 1)[-1]}: {exc}. "
-            "Is PostgreSQL running, and has `granary lakehouse init` created the catalog?"
+            "Is PostgreSQL running, and has `granary lake init` created the catalog?"
         ) from exc
 
 

@@ -196,7 +196,7 @@ def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date) -> None
         warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         iceberg_table.overwrite(
             frame,
-            overwrite_filter=_day_filter(layer, [dt]),
+            overwrite_filter=day_filter(layer, [dt]),
             snapshot_properties={DAY_PROPERTY: dt.isoformat()},
         )
 
@@ -229,7 +229,7 @@ def load(tenant: str, layer: str, table: str):  # -> pyiceberg.table.Table | Non
         return None
 
 
-def _day_filter(layer: str, days: Iterable[date]):
+def day_filter(layer: str, days: Iterable[date]):
     from pyiceberg.expressions import In
 
     return In(day_column(layer), {d.isoformat() for d in days})
@@ -266,13 +266,13 @@ def layer_tables(tenant: str, layer: str) -> dict[str, str]:
 
 def _files(iceberg_table, layer: str, days: list[date]) -> list[tuple[date, str]]:
     found = []
-    for task in iceberg_table.scan(row_filter=_day_filter(layer, days)).plan_files() if days else []:
+    for task in iceberg_table.scan(row_filter=day_filter(layer, days)).plan_files() if days else []:
         if task.delete_files:
             raise DataError(
                 f"lake table {iceberg_table.name()} has delete files for {task.file.file_path}; rewrite "
                 "its data files before reading it file by file"
             )
-        found.append((EPOCH + timedelta(days=task.file.partition[0]), _local(task.file.file_path)))
+        found.append((EPOCH + timedelta(days=task.file.partition[0]), local_path(task.file.file_path)))
     return sorted(found)
 
 
@@ -283,7 +283,7 @@ def read_days(tenant: str, layer: str, table: str, days: Iterable[date], columns
     if iceberg_table is None:
         return None
     fields = tuple(columns) or ("*",)
-    return iceberg_table.scan(row_filter=_day_filter(layer, days), selected_fields=fields).to_arrow()
+    return iceberg_table.scan(row_filter=day_filter(layer, days), selected_fields=fields).to_arrow()
 
 
 def day_written(tenant: str, layer: str, table: str, dt: date) -> bool:
@@ -291,7 +291,7 @@ def day_written(tenant: str, layer: str, table: str, dt: date) -> bool:
     iceberg_table = load(tenant, layer, table)
     if iceberg_table is None:
         return False
-    if any(True for _ in iceberg_table.scan(row_filter=_day_filter(layer, [dt])).plan_files()):
+    if any(True for _ in iceberg_table.scan(row_filter=day_filter(layer, [dt])).plan_files()):
         return True
     return any(
         (s.summary or {}).get(DAY_PROPERTY) == dt.isoformat() for s in iceberg_table.metadata.snapshots
@@ -303,7 +303,7 @@ def day_bytes(tenant: str, dt: date) -> int:
     total = 0
     for name in tables_of(tenant):
         layer, _ = split_name(name)
-        scan = catalog().load_table(f"{tenant}.{name}").scan(row_filter=_day_filter(layer, [dt]))
+        scan = catalog().load_table(f"{tenant}.{name}").scan(row_filter=day_filter(layer, [dt]))
         total += sum(task.file.file_size_in_bytes for task in scan.plan_files())
     return total
 
@@ -332,5 +332,6 @@ def tables_of(tenant: str) -> list[str]:
         return []
 
 
-def _local(uri: str) -> str:
+def local_path(uri: str) -> str:
+    """A file URI of the lake (file:///… or file:/…, as pyiceberg and Spark spell them) as a path."""
     return uri.removeprefix("file://").removeprefix("file:")
