@@ -92,12 +92,13 @@ def repo_dags() -> dict:
 
 PROVINCE = "granary_province"
 ALERT_DAGS = {"granary_deadline_watch", "granary_morning_digest"}
+LAKE = "granary_lake_housekeeping"
 
 
 def test_one_dag_per_bank_and_no_import_errors(repo_dags: dict) -> None:
     assert repo_dags["import_errors"] == {}
     expected = {t.dag_id for t in load_tenants(REPO_ROOT / "tenants")}
-    assert set(repo_dags["dags"]) == expected | {PROVINCE} | ALERT_DAGS
+    assert set(repo_dags["dags"]) == expected | {PROVINCE, LAKE} | ALERT_DAGS
 
 
 def test_tasks_read_as_a_sentence_in_order(repo_dags: dict) -> None:
@@ -149,6 +150,22 @@ def test_province_dag_waits_for_every_bank_or_its_deadline(repo_dags: dict) -> N
     assert tasks["external_bill"]["downstream"] == ["ops_refresh"]
     assert " ops refresh --date $d" in tasks["ops_refresh"]["command"]
     assert " external bill --month $m" in tasks["external_bill"]["command"]
+
+
+def test_lake_dag_keeps_each_banks_tables_in_its_own_task(repo_dags: dict) -> None:
+    lake = repo_dags["dags"][LAKE]
+    granary = REPO_ROOT / ".venv" / "bin" / "granary"
+    tenants = load_tenants(REPO_ROOT / "tenants")
+    assert (
+        lake["catchup"] is False
+        and lake["max_active_runs"] == 1
+        and lake["timetable"] == "CronTriggerTimetable"
+    )
+    assert set(lake["tasks"]) == {f"housekeep.{t.code}" for t in tenants}
+    for tenant in tenants:
+        task = lake["tasks"][f"housekeep.{tenant.code}"]
+        assert task["command"] == f"{granary} lake housekeep --tenants {tenant.code}"
+        assert task["pool"] == tenant.airflow_pool and task["downstream"] == []
 
 
 def test_alert_dags_watch_deadlines_and_send_the_digest(repo_dags: dict) -> None:
@@ -212,7 +229,8 @@ def test_fifty_one_banks_parse_fast(tmp_path: Path) -> None:
 
     assert parsed["import_errors"] == {}
     banks = {d for d in parsed["dags"] if d.startswith("granary_bank_")}
-    assert len(banks) == 51 and set(parsed["dags"]) == banks | {PROVINCE} | ALERT_DAGS
+    assert len(banks) == 51 and set(parsed["dags"]) == banks | {PROVINCE, LAKE} | ALERT_DAGS
+    assert len(parsed["dags"][LAKE]["tasks"]) == 51
     ingests = [t for d in banks for t in parsed["dags"][d]["tasks"] if t.startswith("ingest.")]
     assert len(ingests) >= 510, len(ingests)
     assert parsed["dags"][PROVINCE]["schedule_assets"] == [f"published_bank{i:02d}" for i in range(1, 52)]
@@ -233,5 +251,6 @@ def test_a_broken_bank_file_drops_only_that_bank(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("code: [unclosed\n", encoding="utf-8")
     parsed = parse_dags(tmp_path)
     assert parsed["import_errors"] == {}
-    assert set(parsed["dags"]) == {"granary_bank_good", PROVINCE} | ALERT_DAGS
+    assert set(parsed["dags"]) == {"granary_bank_good", PROVINCE, LAKE} | ALERT_DAGS
+    assert set(parsed["dags"][LAKE]["tasks"]) == {"housekeep.good"}
     assert parsed["dags"][PROVINCE]["schedule_assets"] == ["published_good"]
