@@ -15,7 +15,8 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from granary.core.errors import DataError
@@ -306,6 +307,31 @@ def day_bytes(tenant: str, dt: date) -> int:
         scan = catalog().load_table(f"{tenant}.{name}").scan(row_filter=day_filter(layer, [dt]))
         total += sum(task.file.file_size_in_bytes for task in scan.plan_files())
     return total
+
+
+@dataclass
+class LakeStats:
+    tables: int = 0
+    snapshots: int = 0  # kept for time travel, until housekeeping expires them
+    files: int = 0  # live data files (the current snapshots')
+    compacted_at: datetime | None = None  # the newest compaction (a `replace` commit) of any table
+
+
+def stats(tenant: str) -> LakeStats:
+    """The bank's lake tables at a glance, from their metadata alone (no data file is read)."""
+    found = LakeStats()
+    for name in tables_of(tenant):
+        table = catalog().load_table(f"{tenant}.{name}")
+        snapshots = table.snapshots()
+        found.tables += 1
+        found.snapshots += len(snapshots)
+        current = table.current_snapshot()
+        found.files += int((current.summary or {}).get("total-data-files", 0)) if current else 0
+        for snapshot in snapshots:
+            if snapshot.summary is not None and snapshot.summary.operation.value == "replace":
+                at = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
+                found.compacted_at = max(found.compacted_at or at, at)
+    return found
 
 
 def drop_namespace(tenant: str) -> list[str]:

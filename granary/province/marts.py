@@ -68,6 +68,10 @@ class BankDay:
     lake_bytes: int | None = None
     lake_day_bytes: int | None = None
     serving_bytes: int | None = None
+    lake_tables: int | None = None
+    lake_snapshots: int | None = None
+    lake_files: int | None = None
+    lake_compacted_at: datetime | None = None
     deadline_at: datetime | None = None
     first_published_at: datetime | None = None
     on_time: bool | None = None
@@ -200,6 +204,9 @@ def _storage(marts: BankMarts, tenant: Tenant, dt: date, serving_bytes: int | No
         marts.day.lake_bytes = sum(size for _, size in files)
         day_folders = sum(size for p, size in files if f"dt={dt.isoformat()}" in p.parts)
         marts.day.lake_day_bytes = day_folders + tables.day_bytes(tenant.code, dt)
+    stats = tables.stats(tenant.code)
+    marts.day.lake_tables, marts.day.lake_snapshots = stats.tables, stats.snapshots
+    marts.day.lake_files, marts.day.lake_compacted_at = stats.files, stats.compacted_at
     marts.day.serving_bytes = serving_bytes
 
 

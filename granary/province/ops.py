@@ -98,9 +98,13 @@ MARTS = {
                 "rows_quarantined bigint",
                 "external_records bigint",
                 "external_amount numeric(18, 2)",
-                "lake_bytes bigint",  # the bank's lake (ODS, DWD, quarantine) after dt
+                "lake_bytes bigint",  # the bank's lake folder (its tables' files, kept snapshots included)
                 "lake_day_bytes bigint",  # what dt's partitions added to it: the day's growth
                 "serving_bytes bigint",  # the bank's serving database, history included
+                "lake_tables integer",  # the bank's Iceberg tables (granary.lake.tables.stats)
+                "lake_snapshots integer",  # their snapshots kept (time travel; housekeeping expires)
+                "lake_files bigint",  # their live data files
+                "lake_compacted_at timestamptz",  # the newest compaction of any of them (null: none)
                 "deadline_at timestamptz",  # when dt had to be published (granary.alerts.settings)
                 "first_published_at timestamptz",  # dt's first successful publish (ops.publish_log)
                 "on_time boolean",  # published by the deadline; null while not published and not yet due

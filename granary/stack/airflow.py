@@ -38,6 +38,9 @@ DAGS_DIR = REPO_ROOT / "dags"
 METADATA_DB = "granary_airflow"
 PROVINCE_DAG = "granary_province"
 ALERT_DAGS = ("granary_deadline_watch", "granary_morning_digest")  # dags/granary_alerts.py
+LAKE_DAG = "granary_lake_housekeeping"  # dags/granary_lake.py
+# The installation's DAGs on a clock: unpaused with the province's (no run for a time already past).
+CLOCK_DAGS = (*ALERT_DAGS, LAKE_DAG)
 PARALLELISM = 2 * (os.cpu_count() or 2)
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 ADMIN_USER = "admin"
@@ -478,11 +481,11 @@ def run_day(tenants: list[Tenant], dt: date, timeout: int = 1800, province: bool
     api = Api()
     started = datetime.now(UTC)
     sync_pools(tenants, api)
-    wait_for_dags(api, [t.dag_id for t in tenants] + ([PROVINCE_DAG, *ALERT_DAGS] if province else []))
+    wait_for_dags(api, [t.dag_id for t in tenants] + ([PROVINCE_DAG, *CLOCK_DAGS] if province else []))
     if province:
         # Unpaused before the banks publish: a paused DAG's asset condition is not evaluated.
-        # The alert DAGs run on their clocks from now on (no run for a time already past).
-        for dag_id in (PROVINCE_DAG, *ALERT_DAGS):
+        # The alert and lake DAGs run on their clocks from now on (no run for a time already past).
+        for dag_id in (PROVINCE_DAG, *CLOCK_DAGS):
             api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
     banks = [BankRun(t) for t in tenants]
     for bank in banks:
