@@ -1,11 +1,15 @@
-"""Run one bank's day against two lake roots and compare them: the scale-out benchmark's helpers.
+"""Run one bank's day against two lakes and compare them: the scale-out benchmark's helpers.
 
 benchmarks/scale_out.py runs the same day on the local Spark server and on a standalone cluster
-(granary.stack.cluster) and asks whether both wrote the same DWD and ADS.
+(granary.stack.cluster) and asks whether both wrote the same DWD and ADS. Each run has a lake of
+its own: a lake root and a lake catalog (granary.lake.iceberg), since the bank's tables have the
+same names in both. A Spark Connect server names its catalog when it starts, so each run's server
+is started inside `use_roots(roots)`, and `drop_lake(roots)` removes the run's catalog after.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -14,18 +18,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from granary.core import config
+from granary.lake import iceberg, tables
 from granary.stack.cluster import use_remote
 
 
 @dataclass(frozen=True)
 class DayRoots:
-    """Where one run of a day writes: its own lake and warehouse (landing and keys are shared)."""
+    """Where one run of a day writes: its own lake (root and catalog) and warehouse (landing and keys
+    are shared). The catalog's database and role are named after the lake root unless given."""
 
     remote: str
     lake_root: Path
     warehouse_root: Path
+    lake_catalog: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.lake_catalog:
+            digest = hashlib.sha256(str(self.lake_root.resolve()).encode()).hexdigest()[:12]
+            object.__setattr__(self, "lake_catalog", f"granary_lakehouse_day_{digest}")
 
 
 SPARK_STEPS = ("ingest", "clean")
@@ -48,24 +61,72 @@ def _env(**values: str) -> Iterator[None]:
         config.settings.cache_clear()
 
 
+@contextmanager
+def use_roots(roots: DayRoots, create: bool = True) -> Iterator[None]:
+    """This process on the run's lake (root and catalog, the catalog created if missing unless
+    `create` is false) and warehouse for the block: start the run's Spark server inside it, so the
+    server writes the run's catalog."""
+    env = {
+        "GRANARY_LAKE_ROOT": str(roots.lake_root),
+        "GRANARY_WAREHOUSE_ROOT": str(roots.warehouse_root),
+        "GRANARY_LAKE_CATALOG": roots.lake_catalog,
+    }
+    with _env(**env):
+        # The tables of both runs have the same names: what this process saw created was the other's.
+        tables.forget_tables()
+        if create:
+            iceberg.ensure_catalog()
+        try:
+            yield
+        finally:
+            tables.forget_tables()
+
+
+def drop_lake(roots: DayRoots) -> None:
+    """Drop the run's lake catalog (its database and role; the files stay under its lake root)."""
+    with _env(GRANARY_LAKE_CATALOG=roots.lake_catalog):
+        iceberg.drop_catalog()
+
+
 def run_day_on(roots: DayRoots, tenant, dt) -> dict[str, float]:  # tenant: Tenant, dt: date
-    """Ingest, clean (on roots.remote), validate and transform one bank's day; seconds per step."""
+    """Ingest, clean (on roots.remote), validate and transform one bank's day; seconds per step.
+
+    The server at roots.remote must have been started inside use_roots(roots)."""
     from granary.pipeline import run as pipeline
 
     timings: dict[str, float] = {}
-    lake, warehouse = str(roots.lake_root), str(roots.warehouse_root)
-    with use_remote(roots.remote), _env(GRANARY_LAKE_ROOT=lake, GRANARY_WAREHOUSE_ROOT=warehouse):
-        for step, tables in pipeline.day_plan():
+    with use_remote(roots.remote), use_roots(roots):
+        for step, sources in pipeline.day_plan():
             if step not in DAY_STEPS:
                 continue
             started = time.perf_counter()
-            pipeline.run_step(step, tenant, dt, sources=tables)
+            pipeline.run_step(step, tenant, dt, sources=sources)
             timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - started, 2)
     return timings
 
 
-def _partition_files(lake_root: Path, tenant: str, layer: str, table: str, dt) -> list[Path]:
-    return sorted((lake_root / tenant / layer / table / f"dt={dt.isoformat()}").glob("*.parquet"))
+@dataclass(frozen=True)
+class LakeDay:
+    """One run's day of a lake table: its rows (with dt, in their order) and its data files."""
+
+    written: bool
+    rows: Any  # pyarrow.Table, or None when the table does not exist
+    files: list[Path]
+
+
+def _lake_day(roots: DayRoots, tenant: str, layer: str, table: str, dt) -> LakeDay:
+    with use_roots(roots, create=False):
+        return LakeDay(
+            tables.day_written(tenant, layer, table, dt),
+            tables.read_days(tenant, layer, table, [dt]),
+            [Path(f) for _, f in tables.day_files(tenant, layer, table, [dt])],
+        )
+
+
+def _digests(files: list[Path], content) -> list[str]:
+    """The files' contents' digests, sorted: equal when both runs wrote the same bytes, whatever the
+    files are called (Iceberg names each data file uniquely, under a hashed folder)."""
+    return sorted(hashlib.sha256(content(f)).hexdigest() for f in files)
 
 
 def _ads_rows(warehouse_root: Path, tenant: str, table: str, order: str) -> list[tuple]:
@@ -98,8 +159,9 @@ def _same_value(a, b) -> bool:
     return a == b
 
 
-def day_differences(tenant: str, dt, tables: list[str], a: DayRoots, b: DayRoots) -> dict:
-    """Compare two runs of a day: DWD and quarantine Parquet, reconciliation, ADS indicators and tags.
+def day_differences(tenant: str, dt, sources: list[str], a: DayRoots, b: DayRoots) -> dict:
+    """Compare two runs of a day: DWD and quarantine lake tables, reconciliation, ADS indicators and
+    tags. Each run's lake tables are read through its own catalog (use_roots).
 
     Returns {"differences": [...], "identical_bytes", "identical_data_pages", "rows"}; no
     differences means the two runs agree row for row (ADS values within float rounding).
@@ -107,30 +169,29 @@ def day_differences(tenant: str, dt, tables: list[str], a: DayRoots, b: DayRoots
     chunk's encodings from a hash set whose order is per JVM, so the footer can differ
     while every data page is the same bytes.
     """
-    import pyarrow.parquet as pq
-
     differences: list[str] = []
     identical_bytes: dict[str, bool] = {}
     identical_pages: dict[str, bool] = {}
     rows: dict[str, int] = {}
     for layer in ("dwd", "quarantine"):
-        for table in tables:
+        for table in sources:
             name = f"{layer}.{table}"
-            files_a = _partition_files(a.lake_root, tenant, layer, table, dt)
-            files_b = _partition_files(b.lake_root, tenant, layer, table, dt)
-            if not files_a or not files_b:
-                differences.append(f"{name}: missing partition ({len(files_a)} vs {len(files_b)} files)")
+            day_a = _lake_day(a, tenant, layer, table, dt)
+            day_b = _lake_day(b, tenant, layer, table, dt)
+            if not (day_a.written and day_b.written) or day_a.rows is None or day_b.rows is None:
+                differences.append(
+                    f"{name}: missing day (written: {day_a.written} vs {day_b.written}; "
+                    f"{len(day_a.files)} vs {len(day_b.files)} files)"
+                )
                 continue
-            same_names = [f.name for f in files_a] == [f.name for f in files_b]
-            pairs = list(zip(files_a, files_b, strict=False))
-            identical_bytes[name] = same_names and all(fa.read_bytes() == fb.read_bytes() for fa, fb in pairs)
-            identical_pages[name] = same_names and all(_data_pages(fa) == _data_pages(fb) for fa, fb in pairs)
-            table_a = pq.ParquetDataset([str(f) for f in files_a]).read()
-            table_b = pq.ParquetDataset([str(f) for f in files_b]).read()
-            rows[name] = table_a.num_rows
-            if not table_a.equals(table_b):
-                differences.append(f"{name}: {table_a.num_rows} vs {table_b.num_rows} rows, contents differ")
-    for table in tables:
+            for same, content in ((identical_bytes, Path.read_bytes), (identical_pages, _data_pages)):
+                same[name] = _digests(day_a.files, content) == _digests(day_b.files, content)
+            rows[name] = day_a.rows.num_rows
+            if not day_a.rows.equals(day_b.rows):
+                differences.append(
+                    f"{name}: {day_a.rows.num_rows} vs {day_b.rows.num_rows} rows, contents differ"
+                )
+    for table in sources:
         recon = Path("audit") / "reconciliation" / f"dt={dt.isoformat()}" / f"{table}.json"
         found_a, found_b = (_read_json(r.lake_root / tenant / recon) for r in (a, b))
         if found_a is None or found_a != found_b:

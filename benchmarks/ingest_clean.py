@@ -6,7 +6,10 @@ Generates the day (not timed in the rates), then per bank runs `ingest` and `cle
 source table whose extract was generated, and records rows in (the landing rows, from the
 reconciliation records), seconds and rows per second per bank and in total to
 benchmarks/results/ingest_clean-sf<scale>.json. Starts the Spark Connect server if none answers
-at GRANARY_SPARK_REMOTE. Use a scratch GRANARY_DATA to keep the benchmark's data apart.
+at GRANARY_SPARK_REMOTE. Use a scratch GRANARY_DATA and GRANARY_LAKE_CATALOG to keep the
+benchmark's data apart: the lake tables it writes are named in the lake catalog, and a Spark
+server writes the catalog (and lake root) it was started with, so point GRANARY_SPARK_REMOTE at a
+free address to have it start one on them.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,12 @@ from attacks import (
     table,
 )
 from attacks import to_json as matrix_json
+from support.lake import day_files
 
 from granary.core import paths, postgres
 from granary.core.config import settings
 from granary.core.tenants import Tenant
+from granary.lake import tables
 from granary.serving import connection as serving
 from granary.superset import bundle, service
 from granary.superset import credentials as superset_credentials
@@ -107,10 +110,21 @@ def _first(pattern: Path, glob: str) -> Path:
     return found[0]
 
 
-def _files(tenant: Tenant) -> dict[str, Path]:
+def _lake_file(tenant: Tenant, layer: str, table: str, day: date) -> Path:
+    """A data file of the bank's lake table holding the day (wherever Iceberg put it)."""
+    found = sorted(Path(f) for f in day_files(tenant.code, layer, table, day))
+    found = [f for f in found if f.is_file()]
+    if not found:
+        raise AssertionError(
+            f"{tables.spark_name(tenant.code, layer, table)}: no data file of {day}; was the day run?"
+        )
+    return found[0]
+
+
+def _files(tenant: Tenant, day: date) -> dict[str, Path]:
     files = {
-        "dwd parquet": _first(paths.dwd_table(tenant.code, "customer"), "dt=*/*.parquet"),
-        "ods parquet": _first(paths.ods_table(tenant.code, "customer"), "dt=*/*.parquet"),
+        "dwd parquet": _lake_file(tenant, "dwd", "customer", day),
+        "ods parquet": _lake_file(tenant, "ods", "customer", day),
         "landing csv (raw PII)": _first(settings().landing_root / tenant.code, "*/customer.csv"),
         "warehouse duckdb": paths.warehouse_db(tenant.code),
         "pg password file": paths.tenant_password_file(tenant.code),
@@ -122,7 +136,7 @@ def _files(tenant: Tenant) -> dict[str, Path]:
     return {label: path for label, path in files.items() if path.exists()}
 
 
-def target(me: Tenant, them: Tenant) -> Target:
+def target(me: Tenant, them: Tenant, day: date) -> Target:
     theirs, mine = _tags_by_customer(them), _tags_by_customer(me)
     differing = sorted(c for c in theirs.keys() & mine.keys() if theirs[c] != mine[c])
     if not differing:
@@ -130,7 +144,7 @@ def target(me: Tenant, them: Tenant) -> Target:
             "no customer id both banks share with different tags: the CLI door is unjudgeable"
         )
     customer = differing[0]
-    return Target(them, _b_tables(them), _files(them), customer, theirs[customer], mine[customer])
+    return Target(them, _b_tables(them), _files(them, day), customer, theirs[customer], mine[customer])
 
 
 def file_markers(path: Path) -> tuple[str, ...]:
@@ -1137,13 +1151,14 @@ def bystander(published_day) -> Iterator[None]:
         conn.close()
 
 
-def run_matrix(banks: list[Tenant], workdir: Path, superset: bool = True) -> list[Attempt]:
+def run_matrix(banks: list[Tenant], day: date, workdir: Path, superset: bool = True) -> list[Attempt]:
+    """Every attempt both ways; B's lake files are data files of `day` (a day the banks ran)."""
     from granary.superset import provision
 
     admin = provision.admin_client() if superset else None
     attempts: list[Attempt] = []
     pairs = [(banks[0], banks[1]), (banks[1], banks[0])]
-    targets = {me.code: target(me, them) for me, them in pairs}
+    targets = {me.code: target(me, them, day) for me, them in pairs}
     if admin is not None:
         for t in targets.values():
             t.superset = superset_ids(admin, t.tenant)
@@ -1166,7 +1181,7 @@ def run_matrix(banks: list[Tenant], workdir: Path, superset: bool = True) -> lis
 @pytest.mark.slow
 def test_no_cross_bank_access(published_day, superset_stack, bystander, artifacts_dir, tmp_path, capsys):
     started = time.perf_counter()
-    attempts = run_matrix(published_day.tenants, tmp_path)
+    attempts = run_matrix(published_day.tenants, published_day.dt, tmp_path)
     seconds = time.perf_counter() - started
     report = table(attempts)
     (artifacts_dir / "attack_matrix.txt").write_text(report + "\n", encoding="utf-8")

@@ -1,18 +1,21 @@
 """Backfill and correction through the CLI: `granary run --from D1 --to D3` runs every step per day;
 then day 1's loan extract is corrected and `granary run --date D1` reruns it: every other DWD
-partition stays byte-identical, the served history of day 1 changes by exactly the correction, the
-later days' period values that include day 1 are recomputed (the rerun restates them), serving still
-serves day 3, and `granary history` shows both versions of day 1 with their publish times. Then
-the three days built from scratch (no DWS day history in the lake) equal the incremental result.
+day keeps its rows (the days not rerun keep their very data files), the served history of day 1
+changes by exactly the correction, the later days' period values that include day 1 are
+recomputed (the rerun restates them), serving still serves day 3, and `granary history` shows both
+versions of day 1 with their publish times. Then the three days built from scratch (no DWS day
+history in the lake) equal the incremental result.
 
-The backfill has its own data root and serving database, so the session's published day
-(day_fixtures) is neither read nor overwritten; it shares the session's Spark server and secrets.
+The backfill has its own data root and serving database; it shares the session's Spark server,
+secrets and lake catalog. The Spark server names one catalog, so the bank's lake tables are the
+session's tables of the bank: its days (DAYS, September 2026) lie months from the session's
+(day_fixtures), beyond any build's reach, so the session's published day is neither read nor
+overwritten, and this test only looks at the days near its own (NEAR).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import shutil
@@ -23,12 +26,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
+from support.lake import day_files, day_rows
 
 from granary.catalog.sources import contracts
 from granary.core import config, paths
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import get_tenant
+from granary.lake import tables
 from granary.serving.connection import tenant_connect
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
@@ -39,6 +45,9 @@ BANK = "hexi"
 D1 = date(2026, 9, 14)
 DAYS = [D1 + timedelta(days=i) for i in range(3)]
 SERVING_DB = "granary_serving_backfill_test"
+# The days around the backfill's: what a run of DAYS could have written by mistake (the bank's tables
+# also hold the session's days, months away).
+NEAR = [D1 + timedelta(days=n) for n in range(-60, len(DAYS) + 60)]
 GRANARY = Path(sys.executable).with_name("granary")
 
 
@@ -73,14 +82,27 @@ def granary(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def dwd_files() -> dict[str, str]:
-    """Every file of every DWD partition of the bank -> its SHA-256."""
-    root = paths.lake_dir(BANK) / "dwd"
+def dwd_days() -> dict[tuple[str, date], tuple[list[str], pa.Table]]:
+    """(table, day) -> the data files that hold the day and its rows (in their order), for every DWD
+    table of the bank and every day of DAYS."""
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
+        (table, day): (day_files(BANK, "dwd", table, day), day_rows(BANK, "dwd", table, day))
+        for table in contracts()
+        for day in DAYS
     }
+
+
+def days_held(table: str) -> list[date]:
+    """The days near the backfill's that the bank's DWD table holds: with rows, or written empty (the
+    commit that wrote a day records it; an empty day has no data file)."""
+    rows = tables.read_days(BANK, "dwd", table, NEAR, columns=["dt"])
+    assert rows is not None, f"no lake table {tables.spark_name(BANK, 'dwd', table)}"
+    held = set(rows.column("dt").to_pylist())
+    lake_table = tables.load(BANK, "dwd", table)
+    for snapshot in lake_table.metadata.snapshots:
+        if written := (snapshot.summary or {}).get(tables.DAY_PROPERTY):
+            held.add(date.fromisoformat(written))
+    return sorted(held & set(NEAR))
 
 
 def correct_a_loan(day: date) -> float:
@@ -115,10 +137,9 @@ def test_backfill_then_correct_the_first_day(backfill_env: dict[str, str]) -> No
     granary(backfill_env, "run", "--tenant", BANK, "--from", str(DAYS[0]), "--to", str(DAYS[-1]))
 
     for table in contracts():
-        found = sorted(p.name for p in paths.dwd_table(BANK, table).glob("dt=*"))
-        assert found == [f"dt={d}" for d in DAYS], table
+        assert days_held(table) == DAYS, table
         for day in DAYS:
-            assert any(paths.partition(paths.dwd_table(BANK, table), day).glob("*.parquet")), (table, day)
+            assert tables.day_written(BANK, "dwd", table, day), (table, day)
     schema = get_tenant(BANK).serving_schema
     with admin_connect(serving_database(get_tenant(BANK))) as conn:
         published = conn.execute(f"select distinct dt from {schema}.publish_info").fetchall()
@@ -129,16 +150,23 @@ def test_backfill_then_correct_the_first_day(backfill_env: dict[str, str]) -> No
     assert history_days == [(d,) for d in DAYS]
 
     codes = ("LOAN_BAL__D__BANK", "LOAN_BAL__MTD__BANK", "LOAN_BAL__L30D__BANK")
-    before_values, before_files = served(codes), dwd_files()
-    assert len(before_files) >= 3 * len(contracts())
+    before_values, before_days = served(codes), dwd_days()
+    assert len(before_days) == 3 * len(contracts())
+    assert any(files for files, _ in before_days.values())
     delta = correct_a_loan(DAYS[0])
     rerun = granary(backfill_env, "run", "--tenant", BANK, "--date", str(DAYS[0]))
     assert f"recomputing them: {DAYS[1]}, {DAYS[2]}" in " ".join(rerun.stderr.split())
 
-    # A rerun is deterministic: only the corrected extract's partition changed.
-    after_files = dwd_files()
-    changed = {f for f in before_files if after_files.get(f) != before_files[f]}
-    assert changed and all(f.startswith(f"loan/dt={DAYS[0]}/") for f in changed), changed
+    # A rerun is deterministic: only the corrected extract's day has other rows (every table's day 1
+    # was written again, as new files: same rows in the same order); the other days were not touched.
+    after_days = dwd_days()
+    assert after_days.keys() == before_days.keys()
+    changed = {key for key, (_, rows) in before_days.items() if not after_days[key][1].equals(rows)}
+    assert changed == {("loan", DAYS[0])}, changed
+    moved = {
+        key for key, (files, _) in before_days.items() if key[1] != DAYS[0] and after_days[key][0] != files
+    }
+    assert not moved, moved
 
     # Day 1 moved by the correction; days 2 and 3 by their share of it in the periods that hold
     # day 1 (averages over the days the lake holds in the window), their own day untouched.
@@ -181,11 +209,20 @@ def test_a_from_scratch_build_equals_the_incremental_one(
 ) -> None:
     """After the correction (the test above), the three days built again in order from DWD alone, in
     a lake without the DWS day history, give every served indicator value of every day (bank, branch,
-    manager, village) and every value of the last day (customers too) at relative 1e-9."""
+    manager, village) and every value of the last day (customers too) at relative 1e-9.
+
+    The scratch root shares the lake catalog: its builds read the bank's DWD days through it, where
+    they lie (Iceberg's metadata names its files by absolute path, so a copy of them would not be
+    what is read). The scratch lake gets the bank's day folders but neither its DWS history nor its
+    lake tables' folders."""
     served_rows = _served_values()
     assert {dt for dt, *_ in served_rows} == set(DAYS), "run the backfill test first"
     scratch = tmp_path_factory.mktemp("from-scratch")
-    shutil.copytree(paths.lake_dir(BANK), scratch / "lake" / BANK, ignore=shutil.ignore_patterns("dws"))
+    shutil.copytree(
+        paths.lake_dir(BANK),
+        scratch / "lake" / BANK,
+        ignore=shutil.ignore_patterns("dws", *tables.tables_of(BANK)),
+    )
     env = {**backfill_env, "GRANARY_DATA": str(scratch), "GRANARY_RUN_DIR": str(scratch / "run")}
     from_scratch: dict[tuple, float | None] = {}
     for day in DAYS:

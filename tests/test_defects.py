@@ -1,7 +1,7 @@
 """Every defect kind, injected into a real generated extract and run through real ingest and clean.
 
 Two banks (qingshan exports UTF-8, hexi GBK), tiny scale, one business date per defect so runs
-never share a partition. The defect goes into one of qingshan's files; the test runs qingshan's
+never share a lake day. The defect goes into one of qingshan's files; the test runs qingshan's
 ingest and clean for that table, then hexi's same table and day (the other bank of the run
 finishes), and checks: row-level defects land in quarantine with their rule and source row and
 the reconciliation balances; file-level defects fail with a DataError (exit code 3 through the
@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
+from support.lake import day_rows
 from typer.testing import CliRunner
 
 from granary.core import paths
 from granary.core.errors import DataError
 from granary.core.tenants import get_tenant
 from granary.generate import DEFECT_KINDS, generate, inject_defect
+from granary.lake import tables
 from granary.pipeline.clean import clean
 from granary.pipeline.ingest import ingest
 
@@ -95,7 +96,8 @@ def assert_other_bank_finishes(other, table: str, dt: date) -> None:
     landed = data_rows(paths.landing_file(other.code, dt, table), other.encoding)
     assert recon["rows_in"] == landed > 0
     assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"]
-    assert any(paths.partition(paths.dwd_table(other.code, table), dt).glob("*.parquet"))
+    assert tables.day_written(other.code, "dwd", table, dt)
+    assert day_rows(other.code, "dwd", table, dt).num_rows == recon["rows_clean"]
 
 
 @pytest.mark.parametrize("kind", DEFECT_KINDS)
@@ -110,16 +112,14 @@ def test_defect_on_the_real_pipeline(banks, kind: str) -> None:
         ingest(bank, dt, [expected.table])
         clean(bank, dt, [expected.table])
         row = int(re.findall(r"data row (\d+)", what)[-1])  # duplicate: the repeated copy
-        quarantined = pq.read_table(
-            paths.partition(paths.quarantine_table(bank.code, expected.table), dt)
-        ).to_pylist()
+        quarantined = day_rows(bank.code, "quarantine", expected.table, dt).to_pylist()
         assert {(r["_source_row"], r["_rule"]) for r in quarantined} == {(row, expected.rule)}, what
         assert quarantined[0]["_source_file"] == f"landing/{bank.code}/{dt}/{expected.table}.csv"
         recon = reconciliation(bank.code, expected.table, dt)
         assert recon["rows_in"] == data_rows(landing, bank.encoding)
         assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"]
         assert (recon["rows_quarantined"], recon["by_rule"]) == (1, {expected.rule: 1})
-        dwd = pq.read_table(paths.partition(paths.dwd_table(bank.code, expected.table), dt))
+        dwd = day_rows(bank.code, "dwd", expected.table, dt)
         assert dwd.num_rows == recon["rows_clean"]
         assert row not in dwd.column("_source_row").to_pylist()
     else:
@@ -129,13 +129,14 @@ def test_defect_on_the_real_pipeline(banks, kind: str) -> None:
         assert f"landing/{bank.code}/{dt}/{expected.table}.csv" in message, message
         assert expected.reason.lower() in message.lower(), (what, message)
         assert "left in place" in message
-        assert not paths.partition(paths.ods_table(bank.code, expected.table), dt).exists()
+        assert not tables.day_written(bank.code, "ods", expected.table, dt)
         # Through the CLI, as Airflow runs it: exit code 3 (bad data, never retried), same message.
         from granary.cli.app import app
 
         result = CliRunner().invoke(app, ["ingest", "-t", bank.code, "-d", str(dt), "-s", expected.table])
         assert result.exit_code == 3, result.output
         assert expected.reason.lower() in one_line(result.output).lower()
+        assert not tables.day_written(bank.code, "ods", expected.table, dt)
 
     assert sha256(landing) == raw_hash, f"{landing} changed by the pipeline"
     assert_other_bank_finishes(other, expected.table, dt)
@@ -145,11 +146,11 @@ def test_other_bank_full_day_finishes(banks) -> None:
     """hexi's whole day (every extract it has) goes through ingest and clean beside the broken one."""
     _bank, other = banks
     dt = DAYS["empty_file"]
-    tables = sorted(p.stem for p in paths.landing_dir(other.code, dt).glob("*.csv"))
-    assert {"customer", "deposit_account", "loan"} <= set(tables)
-    ingest(other, dt, tables)
-    clean(other, dt, tables)
-    for table in tables:
+    extracts = sorted(p.stem for p in paths.landing_dir(other.code, dt).glob("*.csv"))
+    assert {"customer", "deposit_account", "loan"} <= set(extracts)
+    ingest(other, dt, extracts)
+    clean(other, dt, extracts)
+    for table in extracts:
         recon = reconciliation(other.code, table, dt)
         assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"], table
         assert recon["rows_in"] == data_rows(paths.landing_file(other.code, dt, table), other.encoding)
@@ -189,7 +190,7 @@ def test_too_many_quarantined_rows_fail_the_clean_step_as_bad_data(banks) -> Non
     assert result.exit_code == 3, result.output
     assert f"{len(broken)} of {len(rows)} rows quarantined" in message
     assert "max_quarantine_share" in message and "resident_id_check:id_number" in message
-    quarantined = pq.read_table(paths.partition(paths.quarantine_table(bank.code, "customer"), dt))
+    quarantined = day_rows(bank.code, "quarantine", "customer", dt)
     assert sorted(quarantined.column("_source_row").to_pylist()) == [r + 1 for r in broken]
     recon = reconciliation(bank.code, "customer", dt)
     assert (recon["rows_in"], recon["rows_quarantined"]) == (len(rows), len(broken))

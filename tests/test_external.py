@@ -16,8 +16,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
+from support.lake import day_rows
 from typer.testing import CliRunner
 
 from granary.catalog.providers import Feed, feeds, provider_catalog
@@ -26,6 +26,7 @@ from granary.core import paths
 from granary.core.errors import DataError
 from granary.core.secrets import pii_key
 from granary.core.tenants import Tenant, get_tenant
+from granary.lake import tables
 from granary.pipeline import run as pipeline
 from granary.pipeline.pii import token
 from granary.pipeline.route import customer_tokens, route
@@ -87,8 +88,9 @@ def routed(spark_remote: str, granary_env: Path) -> dict[str, Tenant]:
             pipeline.run_step("ingest", tenant, dt, ["customer"])
             pipeline.run_step("clean", tenant, dt, ["customer"])
             pipeline.run_step("route", tenant, dt)
-    customers = paths.dwd_table("qingshan", "customer")
-    shutil.copytree(paths.partition(customers, DAYS[0]), paths.partition(customers, UNDELIVERED_DAY))
+    customers = day_rows("qingshan", "dwd", "customer", DAYS[0])
+    assert customers.num_rows > 0
+    tables.write_day_arrow(customers, "qingshan", "dwd", "customer", UNDELIVERED_DAY)
     pipeline.run_step("route", banks["qingshan"], UNDELIVERED_DAY)
     for code, dt in (("hexi", DAYS[0]), ("qingshan", UNDELIVERED_DAY)):
         pipeline.run_step("ingest", banks[code], dt, tables_of("external"))
@@ -151,7 +153,7 @@ def test_clear_ids_stay_out_of_dwd_and_reconciliation_balances(routed: dict[str,
     # One bank is enough here: the GBK one, the harder encoding.
     for table in tables_of("external"):
         landed = bank_rows(tenant, table, dt)
-        dwd = pq.read_table(paths.partition(paths.dwd_table(code, table), dt)).to_pylist()
+        dwd = day_rows(code, "dwd", table, dt).to_pylist()
         recon = json.loads(paths.reconciliation_file(code, table, dt).read_text(encoding="utf-8"))
         assert recon["rows_in"] == len(landed) == recon["rows_clean"] + recon["rows_quarantined"]
         assert len(dwd) == recon["rows_clean"]
@@ -238,7 +240,8 @@ def test_a_day_without_deliveries_is_empty_but_valid(routed: dict[str, Tenant]) 
     for table in tables_of("external"):
         header = paths.landing_file(code, dt, table).read_text(encoding="utf-8").splitlines()
         assert len(header) == 1
-        dwd = pq.read_table(paths.partition(paths.dwd_table(code, table), dt))
+        assert tables.day_written(code, "dwd", table, dt), table  # written, empty
+        dwd = day_rows(code, "dwd", table, dt)
         assert dwd.num_rows == 0 and "_source_row" in dwd.column_names, table
         recon = json.loads(paths.reconciliation_file(code, table, dt).read_text(encoding="utf-8"))
         assert (recon["rows_in"], recon["rows_clean"], recon["rows_quarantined"]) == (0, 0, 0)

@@ -1,5 +1,5 @@
 """`granary ops refresh --date D` on the session's published day: the province ops marts hold the
-numbers their sources hold (quarantine Parquet, reconciliation files, GX results, the ledger and
+numbers their sources hold (quarantine lake tables, reconciliation files, GX results, the ledger and
 bill, publish_info, ops.dag_run), a rerun replaces rather than adds, and a configured bank with no
 files for the day is a row saying so.
 
@@ -16,15 +16,16 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import psycopg
 import pytest
 from day_fixtures import PublishedDay
 from psycopg.rows import dict_row
+from support.lake import day_files, day_rows
 
 from granary.core import paths
 from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import get_tenant
+from granary.lake import tables
 from granary.province.ledger import monthly_bill, read_ledger
 from granary.province.marts import NO_RULE, refresh
 from granary.serving.connection import province_reader_password, province_reader_role
@@ -45,19 +46,16 @@ def _rows(query: str, *params: object) -> list[dict]:
         return conn.execute(query, params).fetchall()
 
 
-def _quarantine_parquet(code: str, dt: date) -> Counter[tuple[str, str]]:
-    """(table, rule) -> rows, read from the quarantine Parquet itself (not the reconciliation)."""
+def _quarantine_lake(code: str, dt: date) -> Counter[tuple[str, str]]:
+    """(table, rule) -> rows, read from the quarantine lake tables themselves (not the reconciliation)."""
     counts: Counter[tuple[str, str]] = Counter()
-    root = paths.lake_dir(code) / "quarantine"
-    for table_dir in sorted(root.iterdir()) if root.is_dir() else []:
-        files = sorted(paths.partition(table_dir, dt).glob("*.parquet"))
-        if not files:
+    prefix = tables.table_name("quarantine", "")
+    for name in tables.tables_of(code):
+        if not name.startswith(prefix):
             continue
-        with duckdb.connect() as db:
-            for rule, n in db.execute(
-                "select _rule, count(*) from read_parquet(?) group by 1", [[str(f) for f in files]]
-            ).fetchall():
-                counts[(table_dir.name, rule)] += n
+        table = name.removeprefix(prefix)
+        for rule, n in Counter(day_rows(code, "quarantine", table, dt).column("_rule").to_pylist()).items():
+            counts[(table, rule)] += n
     return counts
 
 
@@ -80,7 +78,7 @@ def test_quarantined_rows_equal_the_lake(refreshed: PublishedDay) -> None:
             dt,
         )
         got = Counter({(r["table_name"], r["rule"]): r["rows"] for r in mart if r["rule"] != NO_RULE})
-        assert got == _quarantine_parquet(tenant.code, dt)
+        assert got == _quarantine_lake(tenant.code, dt)
         recon_dir = paths.reconciliation_file(tenant.code, "_", dt).parent
         recons = {p.stem: json.loads(p.read_text()) for p in recon_dir.glob("*.json")}
         # Every reconciled table has its rows (a zero row when nothing was quarantined).
@@ -208,15 +206,23 @@ def test_storage_is_what_the_lake_and_serving_database_hold(refreshed: Published
     dt = refreshed.dt
     for tenant in refreshed.tenants:
         (day,) = _rows("select * from ops.mart_bank_day where tenant = %s and dt = %s", tenant.code, dt)
-        # every file under a dt=<day> partition directory, at whatever depth the layer keeps it
-        day_bytes = sum(
+        # every file under a dt=<day> directory (DWS history, quality, reconciliation), at whatever
+        # depth the folder keeps it ...
+        folder_bytes = sum(
             os.path.getsize(os.path.join(root, name))
             for partition, _, _ in os.walk(paths.lake_dir(tenant.code))
             if os.path.basename(partition) == f"dt={dt}"
             for root, _, names in os.walk(partition)
             for name in names
         )
-        assert day["lake_day_bytes"] == day_bytes > 0
+        # ... and every data file that holds the day in the bank's lake tables (no dt= folder there)
+        table_bytes = sum(
+            os.path.getsize(path)
+            for name in tables.tables_of(tenant.code)
+            for path in day_files(tenant.code, *name.split("_", 1), dt)
+        )
+        assert folder_bytes > 0 and table_bytes > 0
+        assert day["lake_day_bytes"] == folder_bytes + table_bytes
         assert day["lake_bytes"] > day["lake_day_bytes"]  # the fixture ran earlier days too
         with admin_connect(serving_database(tenant)) as conn:
             (size,) = conn.execute("select pg_database_size(current_database())").fetchone()

@@ -1,7 +1,10 @@
 """No clear resident ID or mobile number anywhere past ODS: a scan of everything the platform keeps
 and serves after cleaning.
 
-Scanned, for both banks' published day: every DWD and quarantine partition in the lake, every
+Scanned, for both banks' published day: every file of the bank's lake but its ODS tables (raw
+extracts, where clear PII belongs) — every DWD and quarantine Iceberg table's data files (every day
+and snapshot on disk, the published day's included) and metadata (table metadata JSON, manifest lists,
+manifests with their column bounds), the DWS day history, reconciliations and quality results —, every
 table of each warehouse/<bank>.duckdb (DWS, ADS, seeds), every table of each bank's serving
 schema, and every row of every dataset Superset serves (queried as admin via the chart-data API).
 A clear resident ID is 18 characters whose check character is right (granary.pipeline.idcard); a mobile
@@ -11,8 +14,10 @@ characters, so a match must not touch a letter or digit on either side.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
@@ -20,11 +25,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.lake import day_files
 
 from granary.catalog.sources import contracts
 from granary.core import paths
+from granary.core.config import settings
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant
+from granary.lake import tables
 from granary.pipeline.idcard import check_digit, make_id
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -50,6 +58,7 @@ class Scan:
     def __init__(self) -> None:
         self.findings: list[str] = []
         self.tables: set[str] = set()
+        self.files: set[Path] = set()
         self.values = 0
 
     def check(self, where: str, column: str, values: Iterable[object]) -> None:
@@ -93,19 +102,105 @@ def test_scan_fails_on_a_planted_value(tmp_path: Path) -> None:
     table = pa.table({"id_number_masked": ["341***********0011", CLEAR_ID], "n": [1, 2]})
     pq.write_table(table, tmp_path / "part-00000.parquet")
     scan = Scan()
-    scan_parquet_dir(scan, "planted", tmp_path)
-    assert scan.findings == [f"planted.id_number_masked: clear resident_id {CLEAR_ID!r}"]
+    scan_files(scan, "planted", tmp_path)
+    assert scan.findings == [f"planted/part-00000.parquet.id_number_masked: clear resident_id {CLEAR_ID!r}"]
+
+
+def test_scan_reads_iceberg_metadata(tmp_path: Path) -> None:
+    """The scan finds a clear value in an Iceberg table's metadata, not only in its data files: in the
+    manifests' column bounds (Avro) and in the table metadata (JSON); and in any other file."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    phone, other_phone = "13800138000", "13912345678"
+    bank = tmp_path / "lake" / "bank"
+    lake = SqlCatalog("planted", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=bank.parent.as_uri())
+    lake.create_namespace("bank")
+    rows = pa.table({"note": [phone, "nothing here"], "n": pa.array([1, 2], pa.int32())})
+    table = lake.create_table(
+        "bank.dwd_planted",
+        schema=rows.schema,
+        location=(bank / "dwd_planted").as_uri(),
+        properties={**tables.TABLE_PROPERTIES, "comment": f"call {other_phone}"},
+    )
+    table.append(rows)
+    (bank / "notes.txt").write_text(f"line one\ncall {other_phone} now\n", encoding="utf-8")
+    (bank / "ods_raw").mkdir()
+    (bank / "ods_raw" / "raw.txt").write_text(f"{phone}\n", encoding="utf-8")  # a folder left out
+    scan = Scan()
+    scan_files(scan, "planted", bank, skip=["ods_raw"])
+
+    def found_in(suffix: str, value: str) -> bool:
+        return any(
+            f.split(": clear ", 1)[0].rsplit(".", 1)[0].endswith(suffix) and value in f for f in scan.findings
+        )
+
+    assert found_in(".parquet", repr(phone)), scan.findings  # the data file
+    assert found_in("-m0.avro", repr(phone)), scan.findings  # the manifest's lower bound of `note`
+    assert found_in(".metadata.json", other_phone), scan.findings  # the table's properties
+    assert found_in("notes.txt", other_phone), scan.findings
+    assert all(phone in f or other_phone in f for f in scan.findings), scan.findings
+    assert not any("ods_raw" in f for f in scan.findings) and not any(
+        "ods_raw" in f.parts for f in scan.files
+    )
 
 
 # --- sources -------------------------------------------------------------------------------------
 
 
-def scan_parquet_dir(scan: Scan, where: str, directory: Path) -> None:
-    for file in sorted(directory.rglob("*.parquet")):
-        table = pq.read_table(file)
-        for name, column in zip(table.column_names, table.columns, strict=True):
-            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-                scan.check(where, name, column.to_pylist())
+def scan_files(scan: Scan, where: str, directory: Path, skip: Iterable[str] = ()) -> None:
+    """Every file under `directory` but those in its folders named in `skip`, whatever it is: Parquet
+    (every string column), Avro (Iceberg manifest lists and manifests: the header and every string or
+    binary value, column bounds included), JSON (every string), anything else as text, line by line."""
+    skipped = {directory / name for name in skip}
+    for file in sorted(p for p in directory.rglob("*") if p.is_file()):
+        if skipped & set(file.parents):
+            continue
+        scan.files.add(file)
+        at = f"{where}/{file.relative_to(directory).as_posix()}"
+        if file.suffix == ".parquet":
+            table = pq.read_table(file)
+            for name, column in zip(table.column_names, table.columns, strict=True):
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                    scan.check(at, name, column.to_pylist())
+        elif file.suffix == ".avro":
+            scan.check(at, "avro", avro_strings(file))
+        else:
+            text = file.read_bytes().decode("utf-8", errors="replace")
+            kind, values = "text", text.splitlines()
+            if file.suffix == ".json":
+                with contextlib.suppress(json.JSONDecodeError):  # JSON that is not: scanned as text
+                    kind, values = "json", list(nested_strings(json.loads(text)))
+            scan.check(at, kind, values)
+
+
+def avro_strings(file: Path) -> Iterator[str]:
+    """Every string of an Avro file: its header metadata and every string or binary (as UTF-8) value."""
+    from pyiceberg.avro.file import AvroFile
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    with AvroFile(PyArrowFileIO().new_input(str(file.resolve()))) as avro:
+        yield from nested_strings(dict(avro.header.meta))
+        for record in avro:
+            yield from nested_strings(record)
+
+
+def nested_strings(value: object) -> Iterator[str]:
+    from pyiceberg.typedef import Record
+
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bytes):
+        yield value.decode("utf-8", errors="replace")
+    elif isinstance(value, Record):
+        for i in range(len(value)):
+            yield from nested_strings(value[i])
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from nested_strings(key)
+            yield from nested_strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from nested_strings(item)
 
 
 def warehouse_tables(db: Path) -> Iterator[tuple[str, str, list[str]]]:
@@ -164,12 +259,21 @@ def scan_serving_schema(scan: Scan, tenant: Tenant) -> set[str]:
 def test_no_clear_pii_after_ods(published_day) -> None:
     scan = Scan()
     for tenant in published_day.tenants:
+        lake = settings().lake_root / tenant.code
+        # Every file of the bank's lake but its ODS tables' (data and metadata): only ODS holds the raw
+        # extracts, clear PII included, and so may its manifests' column bounds.
+        ods = [p.name for p in lake.iterdir() if p.name.startswith(tables.table_name("ods", ""))]
+        assert ods, f"no ODS table in {lake}"
+        scan_files(scan, tenant.code, lake, skip=ods)
+        scanned = {f.resolve() for f in scan.files}
         for table in contracts():
-            dwd = paths.partition(paths.dwd_table(tenant.code, table), published_day.dt)
-            assert any(dwd.glob("*.parquet")), dwd
-            scan_parquet_dir(scan, f"{tenant.code}.dwd.{table}", dwd)
-            quarantine = paths.partition(paths.quarantine_table(tenant.code, table), published_day.dt)
-            scan_parquet_dir(scan, f"{tenant.code}.quarantine.{table}", quarantine)
+            for layer in ("dwd", "quarantine"):
+                # The day's data files and the table's metadata files were all scanned.
+                assert tables.day_written(tenant.code, layer, table, published_day.dt), (layer, table)
+                day = {Path(f).resolve() for f in day_files(tenant.code, layer, table, published_day.dt)}
+                assert day <= scanned, (layer, table, sorted(day - scanned))
+                metadata = (lake / tables.table_name(layer, table) / "metadata").resolve()
+                assert any(f.parent == metadata for f in scanned), metadata
 
         in_warehouse = scan_warehouse(scan, paths.warehouse_db(tenant.code))
         assert any(t.startswith("dws_") for t in in_warehouse), in_warehouse

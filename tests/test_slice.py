@@ -10,14 +10,15 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from day_fixtures import PublishedDay
+from support.lake import day_rows
 
 from granary.core import paths
 from granary.core.errors import QualityGateError
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant, get_tenant
+from granary.lake import tables
 from granary.pipeline import run as pipeline
 from granary.serving.connection import tenant_connect, tenant_conninfo
 
@@ -146,18 +147,17 @@ def test_tags_cli_reads_a_customer_with_the_bank_role(published_day: PublishedDa
 
 
 def test_a_failing_quality_suite_stops_the_bank_with_its_expectations(published_day: PublishedDay) -> None:
-    """A DWD partition with a duplicated key and a null key: the gate names both expectations."""
+    """A DWD day with a duplicated key and a null key: the gate names both expectations."""
     from granary.pipeline.validate import validate
 
     tenant = get_tenant(published_day.tenants[1].code)
-    part = paths.partition(paths.dwd_table(tenant.code, "loan"), published_day.dt)
-    (file,) = sorted(part.glob("*.parquet"))
-    original = file.read_bytes()
-    table = pq.read_table(file)
+    dt = published_day.dt
+    table = day_rows(tenant.code, "dwd", "loan", dt)
+    assert table.num_rows > 0
+    original = table.to_pylist()
     broken_row = table.slice(0, 1).to_pylist()[0] | {"loan_id": None}
-    pq.write_table(
-        pa.concat_tables([table, table.slice(0, 1), pa.Table.from_pylist([broken_row], table.schema)]), file
-    )
+    broken = pa.concat_tables([table, table.slice(0, 1), pa.Table.from_pylist([broken_row], table.schema)])
+    tables.write_day_arrow(broken, tenant.code, "dwd", "loan", dt)
     try:
         with pytest.raises(QualityGateError) as failure:
             validate(tenant, published_day.dt)
@@ -166,4 +166,5 @@ def test_a_failing_quality_suite_stops_the_bank_with_its_expectations(published_
         assert "loan: expect_column_values_to_be_unique(column='loan_id') failed" in message
         assert "loan: expect_column_values_to_not_be_null(column='loan_id') failed" in message
     finally:
-        file.write_bytes(original)
+        tables.write_day_arrow(table, tenant.code, "dwd", "loan", dt)
+    assert day_rows(tenant.code, "dwd", "loan", dt).to_pylist() == original  # the day restored

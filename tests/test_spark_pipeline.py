@@ -15,14 +15,15 @@ import socket
 from datetime import date
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
+from support.lake import day_files, day_rows
 
 from granary.catalog.sources import contract
 from granary.core import config, paths
 from granary.core.errors import DataError, EngineError
 from granary.core.secrets import pii_key
 from granary.core.tenants import Tenant
+from granary.lake import tables
 from granary.pipeline import pii
 from granary.pipeline.clean import clean
 from granary.pipeline.idcard import check_digit
@@ -124,14 +125,14 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def partition_files(table_dir: Path, dt: date) -> dict[str, str]:
-    """File name -> content hash for every file (hidden ones too) in one day's partition."""
-    part = paths.partition(table_dir, dt)
-    return {p.name: sha256(p) for p in sorted(part.iterdir())}
+def day_file_hashes(bank: Tenant, layer: str, table: str, dt: date) -> dict[str, str]:
+    """Data file -> content hash for every data file that holds one day of a lake table."""
+    return {f: sha256(Path(f)) for f in day_files(bank.code, layer, table, dt)}
 
 
-def read_rows(table_dir: Path, dt: date) -> list[dict]:
-    return pq.read_table(paths.partition(table_dir, dt)).to_pylist()
+def read_rows(bank: Tenant, layer: str, table: str, dt: date) -> list[dict]:
+    """The day's rows (without dt), in the order the day's data file holds them."""
+    return day_rows(bank.code, layer, table, dt).to_pylist()
 
 
 # A record with an unquoted comma in its address: one field too many.
@@ -144,7 +145,7 @@ def clean_broken_day(bank: Tenant, dt: date, tables: list[str]) -> None:
     """Clean a fixture day built to break rules: its tiny customer table is mostly broken rows.
 
     That breaches the contract's max_quarantine_share, which fails the step only after every
-    table's partitions and reconciliation are written — what the tests below then read.
+    table's days and reconciliation are written — what the tests below then read.
     """
     with pytest.raises(DataError, match=r"customer .* over the contract's max_quarantine_share"):
         clean(bank, dt, tables)
@@ -169,7 +170,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("bank", [GBK_BANK, UTF8_BANK], ids=lambda b: b.encoding)
 def test_ods_is_typed_with_lineage(banks_cleaned, bank: Tenant) -> None:
-    rows = read_rows(paths.ods_table(bank.code, "customer"), DAY)
+    rows = read_rows(bank, "ods", "customer", DAY)
     assert [r["_source_row"] for r in rows] == list(range(1, len(CUSTOMERS) + 1))
     assert {r["_source_file"] for r in rows} == {f"landing/{bank.code}/{DAY}/customer.csv"}
     first = rows[0]
@@ -180,10 +181,10 @@ def test_ods_is_typed_with_lineage(banks_cleaned, bank: Tenant) -> None:
     assert rows[5]["birth_date"] is None and rows[5]["_cast_errors"] == "birth_date"
     assert rows[7]["address"] == "安徽省河西县,城关镇"
     assert rows[7]["phone"] is None and rows[7]["gender"] is None
-    schema = pq.read_schema(next(paths.partition(paths.ods_table(bank.code, "loan"), DAY).glob("*.parquet")))
+    schema = day_rows(bank.code, "ods", "loan", DAY).schema
     assert str(schema.field("balance").type) == "decimal128(18, 2)"
     assert str(schema.field("overdue_days").type) == "int32"
-    loans = read_rows(paths.ods_table(bank.code, "loan"), DAY)
+    loans = read_rows(bank, "ods", "loan", DAY)
     assert loans[-1]["_source_row"] == len(LOANS) + 1 and loans[-1]["_cast_errors"].startswith("_row")
 
 
@@ -194,7 +195,7 @@ def test_quarantine_and_reconciliation(banks_cleaned, table: str) -> None:
     if table == "loan":
         expected[len(LOANS) + 1] = "malformed_row"
     for bank in (GBK_BANK, UTF8_BANK):
-        quarantined = read_rows(paths.quarantine_table(bank.code, table), DAY)
+        quarantined = read_rows(bank, "quarantine", table, DAY)
         assert {r["_source_row"]: r["_rule"] for r in quarantined} == expected
         recon = json.loads(paths.reconciliation_file(bank.code, table, DAY).read_text(encoding="utf-8"))
         rows_in = len(defined) + (1 if table == "loan" else 0)
@@ -211,13 +212,13 @@ def test_quarantine_and_reconciliation(banks_cleaned, table: str) -> None:
             "by_rule": dict(sorted(by_rule.items())),
         }
         assert recon["rows_in"] == recon["rows_clean"] + recon["rows_quarantined"]
-        clean_rows = read_rows(paths.dwd_table(bank.code, table), DAY)
+        clean_rows = read_rows(bank, "dwd", table, DAY)
         assert len(clean_rows) == recon["rows_clean"]
 
 
 def test_dwd_carries_standard_codes_and_tokens(banks_cleaned) -> None:
     key = pii_key(GBK_BANK.code)
-    customers = read_rows(paths.dwd_table(GBK_BANK.code, "customer"), DAY)
+    customers = read_rows(GBK_BANK, "dwd", "customer", DAY)
     assert [c["customer_id"] for c in customers] == ["C0000000001", "C0000000008"]
     first, second = customers
     assert first["_source_row"] == 1  # the duplicate at row 3 was the one quarantined
@@ -231,54 +232,65 @@ def test_dwd_carries_standard_codes_and_tokens(banks_cleaned) -> None:
     for column in ("customer_name", "id_number", "phone", "address", "_source_file", "_cast_errors"):
         assert column not in first
     # Same person, another bank: another key, another token.
-    other = read_rows(paths.dwd_table(UTF8_BANK.code, "customer"), DAY)[0]
+    other = read_rows(UTF8_BANK, "dwd", "customer", DAY)[0]
     assert other["id_number_token"] == pii.token(pii_key(UTF8_BANK.code), ID_1) != first["id_number_token"]
 
-    loans = read_rows(paths.dwd_table(GBK_BANK.code, "loan"), DAY)
+    loans = read_rows(GBK_BANK, "dwd", "loan", DAY)
     assert [(r["loan_id"], r["product_code"], r["five_class"], r["is_agricultural"]) for r in loans] == [
         ("L000000000001", "agricultural", "normal", True),
         ("L000000000005", "agricultural", "substandard", False),
     ]
-    deposits = read_rows(paths.dwd_table(GBK_BANK.code, "deposit_account"), DAY)
+    deposits = read_rows(GBK_BANK, "dwd", "deposit_account", DAY)
     assert [(r["product_code"], r["status"]) for r in deposits] == [("demand", "active"), ("time", "frozen")]
-    # No rejected deposit rows: the day still has a (schema-only) quarantine partition.
-    assert read_rows(paths.quarantine_table(GBK_BANK.code, "deposit_account"), DAY) == []
+    # No rejected deposit rows: the quarantine day is still written, empty (and holds no data file).
+    assert tables.day_written(GBK_BANK.code, "quarantine", "deposit_account", DAY)
+    assert read_rows(GBK_BANK, "quarantine", "deposit_account", DAY) == []
 
 
 def test_no_clear_pii_after_ods(banks_cleaned) -> None:
     for bank in (GBK_BANK, UTF8_BANK):
-        for layer in (paths.dwd_table, paths.quarantine_table):
+        for layer in ("dwd", "quarantine"):
             for table in ("customer", "loan"):
-                for row in read_rows(layer(bank.code, table), DAY):
+                for row in read_rows(bank, layer, table, DAY):
                     leaked = {v for v in row.values() if isinstance(v, str)} & CLEAR_PII
-                    assert not leaked, (layer.__name__, table, row)
-    quarantined = read_rows(paths.quarantine_table(GBK_BANK.code, "customer"), DAY)
+                    assert not leaked, (layer, table, row)
+    quarantined = read_rows(GBK_BANK, "quarantine", "customer", DAY)
     bad_id = next(r for r in quarantined if r["_rule"] == "resident_id_check:id_number")
     assert bad_id["id_number_masked"] == ID_BAD[:3] + "*" * 11 + ID_BAD[-4:]
     assert bad_id["customer_type"] == "01"  # quarantine keeps the source code that was seen
 
 
-def test_rerun_replaces_only_that_day_byte_for_byte(banks_cleaned) -> None:
+def test_rerun_replaces_only_that_day_with_the_same_rows(banks_cleaned) -> None:
+    """A rerun replaces the day in a new commit (new data files) with the same rows, in the same
+    order; the other day's rows and data files, in every layer, are untouched."""
     raw_before = {t: sha256(p) for t, p in banks_cleaned[GBK_BANK.code].items()}
-    tables = {
-        layer: paths_fn(GBK_BANK.code, "customer")
-        for layer, paths_fn in (("dwd", paths.dwd_table), ("quarantine", paths.quarantine_table))
+    layers = ("dwd", "quarantine")
+    rows_before = {layer: read_rows(GBK_BANK, layer, "customer", DAY) for layer in layers}
+    files_before = {layer: day_file_hashes(GBK_BANK, layer, "customer", DAY) for layer in layers}
+    other_before = {
+        layer: (
+            read_rows(GBK_BANK, layer, "customer", OTHER_DAY),
+            day_file_hashes(GBK_BANK, layer, "customer", OTHER_DAY),
+        )
+        for layer in ("ods", *layers)
     }
-    before = {layer: partition_files(d, DAY) for layer, d in tables.items()}
-    other_before = {layer: partition_files(d, OTHER_DAY) for layer, d in tables.items()}
-    ods_other_before = partition_files(paths.ods_table(GBK_BANK.code, "customer"), OTHER_DAY)
+    for layer in layers:
+        assert rows_before[layer], layer  # the fixture day has clean and quarantined customers
+        assert len(files_before[layer]) == 1, files_before[layer]  # the day is one ordered file
+        assert other_before[layer][1], layer  # … and so has the other day
 
-    dwd_file = paths.partition(tables["dwd"], DAY) / "part-00000.parquet"
-    written_before = dwd_file.stat().st_mtime_ns
     ingest(GBK_BANK, DAY, ["customer"])
     clean_broken_day(GBK_BANK, DAY, ["customer"])
-    assert dwd_file.stat().st_mtime_ns != written_before  # really rewritten, not left alone
 
-    for layer, table_dir in tables.items():
-        assert partition_files(table_dir, DAY) == before[layer]  # same names, same bytes
-        assert list(before[layer]) == ["part-00000.parquet"]  # no run-specific names, .crc or _SUCCESS
-        assert partition_files(table_dir, OTHER_DAY) == other_before[layer]
-    assert partition_files(paths.ods_table(GBK_BANK.code, "customer"), OTHER_DAY) == ods_other_before
+    for layer in layers:
+        files_after = day_file_hashes(GBK_BANK, layer, "customer", DAY)
+        assert len(files_after) == 1, files_after
+        assert not set(files_after) & set(files_before[layer])  # really rewritten, not left alone
+        assert read_rows(GBK_BANK, layer, "customer", DAY) == rows_before[layer]  # same rows, same order
+    for layer, (rows, files) in other_before.items():
+        assert read_rows(GBK_BANK, layer, "customer", OTHER_DAY) == rows, layer
+        # The same data files, with the same bytes.
+        assert day_file_hashes(GBK_BANK, layer, "customer", OTHER_DAY) == files, layer
     assert {t: sha256(p) for t, p in banks_cleaned[GBK_BANK.code].items()} == raw_before  # raw untouched
 
 
@@ -309,7 +321,7 @@ def test_unusable_file_fails_naming_it_and_stays(spark_remote, granary_env, name
     assert f"landing/{UTF8_BANK.code}/{dt}/deposit_account.csv" in str(failure.value)
     assert message in str(failure.value) and "left in place" in str(failure.value)
     assert sha256(path) == digest
-    assert not paths.partition(paths.ods_table(UTF8_BANK.code, "deposit_account"), dt).exists()
+    assert not tables.day_written(UTF8_BANK.code, "ods", "deposit_account", dt)
 
 
 def test_wrong_encoding_fails(spark_remote, granary_env) -> None:
@@ -324,7 +336,11 @@ def test_wrong_encoding_fails(spark_remote, granary_env) -> None:
 
 
 def test_clean_without_ods_names_the_ingest_to_run(spark_remote, granary_env) -> None:
-    with pytest.raises(DataError, match="run `granary ingest --tenant sparkutf8 --date 2026-05-01"):
+    with pytest.raises(
+        DataError,
+        match="no ODS day 2026-05-01 for sparkutf8 loan; "
+        "run `granary ingest --tenant sparkutf8 --date 2026-05-01",
+    ):
         clean(UTF8_BANK, date(2026, 5, 1), ["loan"])
 
 
@@ -350,7 +366,7 @@ def test_columns_in_another_order_land_by_name(spark_remote, granary_env) -> Non
     rows = [[dict(zip(DEPOSIT_HEADER, r, strict=True))[c] for c in order] for r, _ in DEPOSITS]
     write_landing(UTF8_BANK, dt, "deposit_account", csv_text(order, rows))
     ingest(UTF8_BANK, dt, ["deposit_account"])
-    ods = read_rows(paths.ods_table(UTF8_BANK.code, "deposit_account"), dt)
+    ods = read_rows(UTF8_BANK, "ods", "deposit_account", dt)
     assert [(r["account_id"], str(r["balance"]), r["status"]) for r in ods] == [
         ("D000000000001", "1234.56", "A"),
         ("D000000000002", "50000.00", "F"),

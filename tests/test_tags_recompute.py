@@ -3,9 +3,9 @@
 Nothing here reads the tag catalog's SQL or a dbt model: each tag is re-derived from the data
 contracts' columns with its own code, for both banks on each of the three days, and the exact set
 of (customer, tag) pairs must equal what that day's warehouse copy holds in ads_customer_tag.
-Windows follow the platform's rules: a build for day D reads the DWD days of
-[D - 366 days, D] (through the lake catalog, granary.lake.tables); "last 30 days" is the lake days in (D - 30, D]; external data is the latest
-record received by D.
+Windows follow the platform's rules: a build for day D reads the DWD days of [D - 366 days, D]
+(here through the lake catalog, granary.lake.tables); "last 30 days" is the lake days in
+(D - 30, D]; external data is the latest record received by D.
 """
 
 from __future__ import annotations
