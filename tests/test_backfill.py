@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -34,7 +35,8 @@ from granary.catalog.sources import contracts
 from granary.core import config, paths
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import get_tenant
-from granary.lake import tables
+from granary.lake import iceberg, tables
+from granary.pipeline import dws_history
 from granary.serving.connection import tenant_connect
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
@@ -204,6 +206,34 @@ def test_backfill_then_correct_the_first_day(backfill_env: dict[str, str]) -> No
     assert by_version[second["publish_id"]] == pytest.approx(after_values[(DAYS[0], "LOAN_BAL__D__BANK")])
 
 
+@contextmanager
+def _installation(env: dict[str, str]) -> Iterator[None]:
+    """This process's settings as another installation's (the environment `env`), for a moment."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    config.settings.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        config.settings.cache_clear()
+
+
+def _build_days(env: dict[str, str], root: Path) -> dict[tuple, float | None]:
+    """Each day built in order by `granary transform` in the installation `env`: every indicator
+    value of every day, as each day's build left it."""
+    built: dict[tuple, float | None] = {}
+    for day in DAYS:
+        granary(env, "transform", "--tenant", BANK, "--date", str(day))
+        with duckdb.connect(str(root / "warehouse" / f"{BANK}.duckdb"), read_only=True) as wh:
+            rows = wh.execute(
+                "select dt, grain, grain_id, indicator_code, value from ads_indicator_value"
+            ).fetchall()
+        built.update({tuple(r[:4]): r[4] for r in rows})
+    return built
+
+
 def test_a_from_scratch_build_equals_the_incremental_one(
     backfill_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -211,27 +241,36 @@ def test_a_from_scratch_build_equals_the_incremental_one(
     a lake without the DWS day history, give every served indicator value of every day (bank, branch,
     manager, village) and every value of the last day (customers too) at relative 1e-9.
 
-    The scratch root shares the lake catalog: its builds read the bank's DWD days through it, where
-    they lie (Iceberg's metadata names its files by absolute path, so a copy of them would not be
-    what is read). The scratch lake gets the bank's day folders but neither its DWS history nor its
-    lake tables' folders."""
+    The scratch installation has a catalog of its own, in which the bank's DWD tables are registered
+    at their current metadata (the same files, read where they lie) and no day-history table exists:
+    its builds make their own. Its lake gets the bank's quality and reconciliation folders."""
     served_rows = _served_values()
     assert {dt for dt, *_ in served_rows} == set(DAYS), "run the backfill test first"
     scratch = tmp_path_factory.mktemp("from-scratch")
     shutil.copytree(
-        paths.lake_dir(BANK),
-        scratch / "lake" / BANK,
-        ignore=shutil.ignore_patterns("dws", *tables.tables_of(BANK)),
+        paths.lake_dir(BANK), scratch / "lake" / BANK, ignore=shutil.ignore_patterns(*tables.tables_of(BANK))
     )
-    env = {**backfill_env, "GRANARY_DATA": str(scratch), "GRANARY_RUN_DIR": str(scratch / "run")}
-    from_scratch: dict[tuple, float | None] = {}
-    for day in DAYS:
-        granary(env, "transform", "--tenant", BANK, "--date", str(day))
-        with duckdb.connect(str(scratch / "warehouse" / f"{BANK}.duckdb"), read_only=True) as wh:
-            rows = wh.execute(
-                "select dt, grain, grain_id, indicator_code, value from ads_indicator_value"
-            ).fetchall()
-        from_scratch.update({tuple(r[:4]): r[4] for r in rows})
+    dwd = {
+        name: tables.load(BANK, "dwd", table).metadata_location
+        for table, name in tables.layer_tables(BANK, "dwd").items()
+    }
+    env = {
+        **backfill_env,
+        "GRANARY_DATA": str(scratch),
+        "GRANARY_RUN_DIR": str(scratch / "run"),
+        "GRANARY_LAKE_CATALOG": f"{config.settings().lake_catalog}_scratch",
+    }
+    with _installation(env):
+        iceberg.ensure_catalog()
+        iceberg.catalog().create_namespace_if_not_exists(BANK)
+        for name, metadata in dwd.items():
+            iceberg.catalog().register_table(f"{BANK}.{name}", metadata)
+        assert dws_history.history_tables(BANK) == []
+    try:
+        from_scratch = _build_days(env, scratch)
+    finally:
+        with _installation(env):
+            iceberg.drop_catalog()
     with duckdb.connect(str(paths.warehouse_db(BANK)), read_only=True) as wh:
         last_day = wh.execute(
             "select dt, grain, grain_id, indicator_code, value from ads_indicator_value"

@@ -224,6 +224,10 @@ def test_storage_is_what_the_lake_and_serving_database_hold(refreshed: Published
         assert folder_bytes > 0 and table_bytes > 0
         assert day["lake_day_bytes"] == folder_bytes + table_bytes
         assert day["lake_bytes"] > day["lake_day_bytes"]  # the fixture ran earlier days too
+        # the lake's tables at a glance: every table, each with a snapshot per day it was written
+        assert day["lake_tables"] == len(tables.tables_of(tenant.code)) > 0
+        assert day["lake_snapshots"] >= day["lake_tables"] * len(refreshed.days)
+        assert day["lake_files"] > 0
         with admin_connect(serving_database(tenant)) as conn:
             (size,) = conn.execute("select pg_database_size(current_database())").fetchone()
         assert 0 < day["serving_bytes"] <= size * 2
