@@ -45,7 +45,7 @@ from support.lake import day_files
 from granary.core import paths, postgres
 from granary.core.config import settings
 from granary.core.tenants import Tenant
-from granary.lake import tables
+from granary.lake import iceberg, tables
 from granary.serving import connection as serving
 from granary.superset import bundle, service
 from granary.superset import credentials as superset_credentials
@@ -122,9 +122,15 @@ def _lake_file(tenant: Tenant, layer: str, table: str, day: date) -> Path:
 
 
 def _files(tenant: Tenant, day: date) -> dict[str, Path]:
+    ods = tables.load(tenant.code, "ods", "customer")
     files = {
         "dwd parquet": _lake_file(tenant, "dwd", "customer", day),
         "ods parquet": _lake_file(tenant, "ods", "customer", day),
+        # the catalog's view of B's tables, on disk: where every file is, schemas, snapshots
+        "iceberg metadata (ods)": Path(tables.local_path(ods.metadata_location)),
+        "iceberg manifest list (ods)": Path(tables.local_path(ods.current_snapshot().manifest_list)),
+        # the catalog's own login: with it, every bank's namespace
+        "lake catalog password file": iceberg.password_file(),
         "landing csv (raw PII)": _first(settings().landing_root / tenant.code, "*/customer.csv"),
         "warehouse duckdb": paths.warehouse_db(tenant.code),
         "pg password file": paths.tenant_password_file(tenant.code),
@@ -499,6 +505,43 @@ def lake_attempts(me: Tenant, t: Target, sqllab: Any | None) -> list[Attempt]:
         parquet,
     )
     add("pg_stat_file B's parquet", [f"select pg_stat_file('{parquet}')"], parquet)
+    metadata = t.files["iceberg metadata (ods)"]
+    add("pg_ls_dir B's table metadata", [f"select pg_ls_dir('{metadata.parent}')"], metadata)
+    # The lake catalog's database: every bank's namespaces, tables and metadata files are rows there.
+    catalog_probe = [
+        "select table_namespace, table_name, metadata_location from iceberg_tables",
+        "select * from iceberg_namespace_properties",
+        "select table_name from information_schema.tables where table_schema = 'public'",
+    ]
+    for name, conninfo in [
+        ("A's role connects to the lake catalog", _connect_as(me, dbname=iceberg.catalog_database())),
+        (
+            "the catalog's login with A's password",
+            _connect_as(me, dbname=iceberg.catalog_database(), user=iceberg.catalog_role()),
+        ),
+        ("the catalog's login, A's database", _connect_as(me, user=iceberg.catalog_role())),
+    ]:
+        shown = {k: ("***" if k == "password" else v) for k, v in conninfo.items()}
+        out.append(
+            Attempt(
+                "lake",
+                me.code,
+                them.code,
+                name,
+                f"{shown}: " + "; ".join(catalog_probe),
+                lambda info=conninfo: pg_session(info, catalog_probe),
+            )
+        )
+    # Iceberg's JDBC catalog tables through A's own database: no foreign-data door opens there.
+    add(
+        "dblink to the lake catalog",
+        [
+            "create extension if not exists dblink",
+            f"select * from dblink('dbname={iceberg.catalog_database()}', "
+            "'select table_namespace, table_name from iceberg_tables') as t(ns text, name text)",
+        ],
+        metadata,
+    )
     add(
         "COPY FROM B's landing csv",
         ["create temp table grab (line text)", f"copy grab from '{csv}'", "select * from grab"],

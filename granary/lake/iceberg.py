@@ -35,10 +35,14 @@ def catalog_role() -> str:
     return settings().lake_catalog
 
 
+def password_file() -> Path:
+    return settings().secrets_dir / "lakehouse.pg.password"
+
+
 def catalog_password() -> str:
     import secrets as random
 
-    return read_or_create(settings().secrets_dir / "lakehouse.pg.password", lambda: random.token_urlsafe(24))
+    return read_or_create(password_file(), lambda: random.token_urlsafe(24))
 
 
 def warehouse() -> Path:
