@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from support.lake import day_files
+from support.scan import avro_strings, nested_strings
 
 from granary.catalog.sources import contracts
 from granary.core import paths
@@ -171,36 +172,6 @@ def scan_files(scan: Scan, where: str, directory: Path, skip: Iterable[str] = ()
                 with contextlib.suppress(json.JSONDecodeError):  # JSON that is not: scanned as text
                     kind, values = "json", list(nested_strings(json.loads(text)))
             scan.check(at, kind, values)
-
-
-def avro_strings(file: Path) -> Iterator[str]:
-    """Every string of an Avro file: its header metadata and every string or binary (as UTF-8) value."""
-    from pyiceberg.avro.file import AvroFile
-    from pyiceberg.io.pyarrow import PyArrowFileIO
-
-    with AvroFile(PyArrowFileIO().new_input(str(file.resolve()))) as avro:
-        yield from nested_strings(dict(avro.header.meta))
-        for record in avro:
-            yield from nested_strings(record)
-
-
-def nested_strings(value: object) -> Iterator[str]:
-    from pyiceberg.typedef import Record
-
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, bytes):
-        yield value.decode("utf-8", errors="replace")
-    elif isinstance(value, Record):
-        for i in range(len(value)):
-            yield from nested_strings(value[i])
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from nested_strings(key)
-            yield from nested_strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from nested_strings(item)
 
 
 def warehouse_tables(db: Path) -> Iterator[tuple[str, str, list[str]]]:

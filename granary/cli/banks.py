@@ -220,3 +220,29 @@ def history(
         for (grain, member), by_publish in members.items():
             by_member.add_row(grain, member, *(str(by_publish.get(v.publish_id, "")) for v in versions))
         out.print(by_member)
+
+
+@app.command()
+def erase(
+    tenant: TenantOpt,
+    customer: Annotated[
+        str, typer.Option("--customer", "-c", help="the bank's customer id, e.g. C0000000042")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would go, change nothing")] = False,
+) -> None:
+    """删除权: erase a customer's personal information from the lake (every layer and file), the
+    warehouse, the serving database and Superset's caches; recorded in ops.erasure."""
+    from granary.admin.erasure import erase as run_erasure
+    from granary.pipeline.spark import get_session
+
+    t = bank_arg(tenant)
+    verb = "would remove" if dry_run else "removed"
+    with console.status(f"erasing customer {customer} of {t.code}…" if not dry_run else "counting…"):
+        done = guard(lambda: run_erasure(get_session, t, customer, dry_run=dry_run))
+    table = Table(title=f"{t.code} customer {customer}: {verb}")
+    for column in ("place", "where", "rows"):
+        table.add_column(column)
+    for place, found in done.removed.items():  # type: ignore[union-attr]
+        for where, count in found.items() or [("—", 0)]:
+            table.add_row(place, where, str(count))
+    out.print(table)

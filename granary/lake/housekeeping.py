@@ -37,13 +37,12 @@ def housekeep(spark, tenant: str, retain: timedelta, orphan_grace: timedelta = O
     """Every table of the bank: expire snapshots older than `retain` (the current one always stays),
     compact a day's small files and the manifests, then remove orphan files older than the grace."""
     done = []
-    cutoff = (datetime.now(UTC) - retain).strftime("%Y-%m-%d %H:%M:%S")
+    cutoff = timestamp_literal(datetime.now(UTC) - retain)
     for name in tables.tables_of(tenant):
         upkeep = Upkeep(name)
         target = f"table => '{tenant}.{name}'"
         expired = spark.sql(
-            f"call {CATALOG}.system.expire_snapshots({target}, older_than => timestamp '{cutoff}', "
-            "retain_last => 1)"
+            f"call {CATALOG}.system.expire_snapshots({target}, older_than => {cutoff}, retain_last => 1)"
         ).collect()[0]
         upkeep.snapshots_expired = int(expired["deleted_manifest_lists_count"])
         compacted = spark.sql(
@@ -55,6 +54,12 @@ def housekeep(spark, tenant: str, retain: timedelta, orphan_grace: timedelta = O
         upkeep.orphans_removed = len(remove_orphans(tenant, name, orphan_grace))
         done.append(upkeep)
     return done
+
+
+def timestamp_literal(moment: datetime) -> str:
+    """A Spark SQL timestamp literal with its zone: the server's session reads zoneless ones in
+    Asia/Shanghai (granary.stack.spark_server)."""
+    return f"timestamp '{moment.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}+00:00'"
 
 
 def referenced_files(tenant: str, name: str) -> set[str]:

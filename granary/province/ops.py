@@ -30,6 +30,17 @@ create table if not exists ops.publish_log (
     row_count bigint,
     message text
 );
+create table if not exists ops.erasure (
+    id bigserial primary key,
+    tenant text not null,
+    customer_id text not null,     -- the bank's own id of the customer whose data was erased
+    requested_by text not null,    -- the operating system user who ran `granary erase`
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null,          -- running | done | failed
+    removed jsonb,                 -- rows removed per place: lake table, warehouse, serving table
+    message text
+);
 create table if not exists ops.dag_run (
     tenant text not null,
     dt date not null,              -- the business date the run loaded

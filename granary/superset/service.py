@@ -68,13 +68,29 @@ def _superset_version() -> str:
     return found[0].name.removeprefix("apache_superset-").removesuffix(".dist-info")
 
 
+def cache_dir() -> Path:
+    """Superset's caches on disk (superset_config.py): metadata in meta/, chart data in data/."""
+    return run_dir() / f"cache.{metadata_db()}"
+
+
+def clear_data_cache() -> int:
+    """Drop every cached chart result (they hold bank data): each is computed again when next
+    asked for (`granary superset refresh` warms them). Returns the files removed."""
+    removed = 0
+    for path in (cache_dir() / "data").glob("*"):
+        if path.is_file():
+            path.unlink()
+            removed += 1
+    return removed
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         SUPERSET_CONFIG_PATH=str(CONFIG_FILE),
         GRANARY_SUPERSET_SECRET_KEY=credentials.secret_key(),
         GRANARY_SUPERSET_METADATA_URI=metadata_uri(),
-        GRANARY_SUPERSET_CACHE_DIR=str(run_dir() / f"cache.{metadata_db()}"),
+        GRANARY_SUPERSET_CACHE_DIR=str(cache_dir()),
         FLASK_APP="superset.app:create_app()",
         PATH=f"{venv_bin('python').parent}{os.pathsep}{env.get('PATH', '')}",
     )
