@@ -1,17 +1,39 @@
-"""Benchmark: the nightly build's cost against the days of history in the lake (issue 19).
+"""Benchmark: the nightly build's cost against the days of history in the lake (issue 19), and the
+same build on the old Parquet lake.
 
-    .venv/bin/python benchmarks/nightly_build.py [--scales 0.1,1] [--tenant qingshan]
-        [--days 1,31,91,366] [--repeats 2] [--date 2026-11-20]
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/nightly_build.py [--scales 0.1,1] [--tenant qingshan]
+        [--days 1,31,91,366] [--repeats 2] [--date 2026-11-20] [--scratch DIR]
+        [--parquet-tree ../wt-parquet | --no-parquet] [--no-housekeep]
 
-Per scale, in a scratch data directory: generates the bank's day D, runs it through ingest, clean
-and route (not timed) and builds it once with nothing before it. Then one lake per N of --days
-gets N-1 earlier days: every DWD partition and every DWS history partition of D hard-linked under
-each earlier date (a night reads partitions by date, so these cost what real ones would; the values
-are D's). `granary transform` of D then runs against each lake, the lakes interleaved, --repeats
-times each after one untimed run (dbt's first parse); wall time and CPU (user + system of the
-process) are recorded, best of the repeats. Target: the 366-day build costs at most 1.2x the 1-day
-build, in wall time and in CPU. Records benchmarks/results/nightly_build.json.
-Needs the Spark Connect server for ingest and clean (started when none answers).
+Per scale, in a scratch directory, every installation with its own data root, run directory, lake
+catalog (a scratch GRANARY_LAKE_CATALOG) and, while it needs one, Spark Connect server:
+
+- base: generates the bank's day D, runs it through ingest, clean and route (and the external
+  sources' ingest and clean), and builds it once with nothing before it (not timed).
+- one Iceberg lake per N of --days, holding N days ending at D, made as N nights would have made
+  it: every table of base is created alike (schema, partition spec, properties) and gets D's rows;
+  the DWD tables and the DWS day history's tables (and `dws_build_day`) get them under each of the
+  N-1 earlier dates too, day by day, oldest first, one commit per table and day by the writer a
+  night uses: DWD with Spark (tables.write_day, as clean), the history with pyiceberg
+  (tables.write_day_arrow, as transform's commit). So the catalog really holds N days, and the
+  snapshots and manifests grow as nightly commits grow them (the values are D's). ODS and
+  quarantine, which a build does not read, hold D only.
+- parquet (unless --no-parquet): PARQUET_COMMIT's code (benchmarks/ingest_clean.py: a git worktree
+  at --parquet-tree, run with PYTHONPATH pointing at it) generates, ingests, cleans, routes and
+  builds the same day D on its own Parquet lake: the 1-day build as it was.
+
+`granary transform` of D then runs against each lake, interleaved (the order turned by one each
+round), --repeats times each after one untimed run (dbt's first parse); wall time and CPU (user +
+system of the process and its children) are recorded, best of the repeats. Then, unless
+--no-housekeep, `granary lake housekeep` keeps each Iceberg lake as the daily DAG would (its
+manifests compacted; nothing is old enough to expire) and the Iceberg lakes are measured again.
+Targets: the longest history's build costs at most TARGET_RATIO x the 1-day build, in wall time and
+in CPU (judged on the lakes as committed; the housekept lakes are reported beside); and the 1-day
+build on Iceberg costs at most PARQUET_RATIO x the one on Parquet. Records
+benchmarks/results/nightly_build.json.
+
+With --scratch the directory and its lake catalogs are kept: a second run reuses the prepared days
+and the history lakes that housekeeping did not touch. Without it both go at the end.
 """
 
 from __future__ import annotations
@@ -21,112 +43,302 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from ingest_clean import (  # benchmarks/ingest_clean.py: the two checkouts side by side
+    PARQUET_COMMIT,
+    REPO,
+    Side,
+    catalog_name,
+    drop_catalog,
+    granary_env,
+    parquet_tree,
+)
 from rich.console import Console
 from rich.table import Table
 
 RESULTS = Path(__file__).parent / "results"
-GRANARY = str(Path(sys.executable).with_name("granary"))
-TARGET_RATIO = 1.2
+TARGET_RATIO = 1.2  # longest history / 1 day
+PARQUET_RATIO = 1.2  # Iceberg 1-day build / Parquet 1-day build
+SPARK_LAYERS = ("ods", "dwd", "quarantine")  # written by Spark in a night; the rest by pyiceberg
 console = Console()
 
 
-def _granary(env: dict[str, str], *args: str) -> tuple[float, float]:
-    """Run a granary command; (wall seconds, CPU seconds of the process and its children)."""
+def _marker(data: Path, name: str) -> dict | None:
+    path = data / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _mark(data: Path, name: str, content: dict) -> None:
+    (data / name).write_text(json.dumps(content) + "\n", encoding="utf-8")
+
+
+def _in_process(side: Side):
+    """This process's granary settings on the side's installation (pyiceberg, Spark session)."""
+    env = side.env()
+    names = ("GRANARY_DATA", "GRANARY_RUN_DIR", "GRANARY_LAKE_CATALOG", "GRANARY_SPARK_REMOTE")
+    return granary_env(**{name: env[name] for name in names})
+
+
+def prepare_day(side: Side, tenant: str, day: date, scale: float, external: list[str]) -> float:
+    """The bank's day D on the side's installation, with the side's code: generated, ingested,
+    cleaned, routed, then built once with nothing before it. Kept from an earlier run in the same
+    --scratch. Seconds taken (0 when kept)."""
+    want = {"tenant": tenant, "date": day.isoformat(), "scale": scale}
+    if _marker(side.data, ".prepared") == want:
+        return 0.0
+    if side.data.exists():
+        shutil.rmtree(side.data)
+    if side.tree == REPO:
+        drop_catalog(side.catalog)
     started = time.perf_counter()
-    proc = subprocess.Popen([GRANARY, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"granary {' '.join(args)} failed:\n{stderr[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
-def _env(data: Path) -> dict[str, str]:
-    return {**os.environ, "GRANARY_DATA": str(data), "GRANARY_RUN_DIR": str(data / ".run")}
-
-
-def _prepare_day(base: Path, tenant: str, day: date, scale: float) -> None:
-    """The bank's day D in `base`: generated, ingested, cleaned, routed (kept from an earlier run in
-    the same --scratch), then built once with nothing before it."""
-    env = _env(base)
     dt = day.isoformat()
-    if (base / "lake" / tenant / "dwd").is_dir():
-        shutil.rmtree(base / "lake" / tenant / "dws", ignore_errors=True)
-        _granary(env, "transform", "--tenant", tenant, "--date", dt)
-        return
-    _granary(env, "generate", "--tenants", tenant, "--date", dt, "--days", "1", "--scale", f"{scale:g}")
-    for step in ("ingest", "clean", "route"):
-        _granary(env, step, "--tenant", tenant, "--date", dt)
-    from granary.catalog.sources import tables_of
-
-    external = [arg for t in tables_of("external") for arg in ("--source", t)]
-    for step in ("ingest", "clean"):
-        _granary(env, step, "--tenant", tenant, "--date", dt, *external)
-    _granary(env, "transform", "--tenant", tenant, "--date", dt)
-
-
-def _lake_with_history(base: Path, data: Path, tenant: str, day: date, days: int) -> None:
-    """A copy of base's lake (hard links) whose DWD and DWS tables hold `days` days ending at D."""
-    shutil.copytree(base / "lake", data / "lake", copy_function=os.link)
-    bank = data / "lake" / tenant
-    tables = [p for layer in ("dwd", "dws") for p in (bank / layer).iterdir() if p.is_dir()]
-    for table in tables:
-        source = table / f"dt={day.isoformat()}"
-        for back in range(1, days):
-            earlier = table / f"dt={(day - timedelta(days=back)).isoformat()}"
-            shutil.copytree(source, earlier, copy_function=os.link)
+    side.start_spark()
+    try:
+        side.granary("generate", "--tenants", tenant, "--date", dt, "--days", "1", "--scale", f"{scale:g}")
+        for step in ("ingest", "clean", "route"):
+            side.granary(step, "--tenant", tenant, "--date", dt)
+        sources = [arg for t in external for arg in ("--source", t)]
+        for step in ("ingest", "clean"):
+            side.granary(step, "--tenant", tenant, "--date", dt, *sources)
+    finally:
+        side.stop_spark()
+    side.granary("transform", "--tenant", tenant, "--date", dt)
+    _mark(side.data, ".prepared", want)
+    return round(time.perf_counter() - started, 1)
 
 
-def bench_scale(
-    scale: float, tenant: str, day: date, history: list[int], repeats: int, scratch: Path
-) -> dict:
-    base = scratch / f"sf{scale:g}" / "base"
-    console.print(
-        f"[bold]SF{scale:g}[/]: preparing {tenant} {day} (generate, ingest, clean, route, first build)"
+def external_sources(side: Side) -> list[str]:
+    """The external sources' tables, as the side's code lists them."""
+    import subprocess
+
+    code = "from granary.catalog.sources import tables_of; print(','.join(tables_of('external')))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=side.env(), capture_output=True, text=True, check=True
     )
-    started = time.perf_counter()
-    _prepare_day(base, tenant, day, scale)
-    prepare_s = time.perf_counter() - started
-    lakes = {}
-    for days in history:
-        data = scratch / f"sf{scale:g}" / f"history-{days}"
-        shutil.rmtree(data, ignore_errors=True)
-        _lake_with_history(base, data, tenant, day, days)
-        _granary(_env(data), "transform", "--tenant", tenant, "--date", day.isoformat())  # dbt's first parse
-        lakes[days] = data
-    runs: dict[int, list[tuple[float, float]]] = {d: [] for d in history}
+    return [t for t in done.stdout.strip().split(",") if t]
+
+
+def fill_lake(base: Side, lake: Side, tenant: str, day: date, days: int) -> dict:
+    """Make `lake` hold `days` days ending at D from base's day D, one commit per table and day,
+    oldest day first (see the module's doc); the commits made, by writer."""
+    from granary.lake import tables
+    from granary.lake.iceberg import catalog, warehouse
+
+    shutil.rmtree(lake.data, ignore_errors=True)
+    drop_catalog(lake.catalog)
+    # What is not a table (reconciliation, quality results) comes as it is.
+    with _in_process(base):
+        names = tables.tables_of(tenant)
+        base_bank = Path(warehouse()) / tenant
+        shutil.copytree(
+            Path(warehouse()),
+            lake.data / "lake",
+            ignore=lambda folder, entries: names if Path(folder) == base_bank else [],
+        )
+        source = {}
+        for name in names:
+            layer, table = tables.split_name(name)
+            found = catalog().load_table(f"{tenant}.{name}")
+            column = tables.day_column(layer)
+            if layer in SPARK_LAYERS:
+                rows = [path for _, path in tables.day_files(tenant, layer, table, [day])]
+            else:
+                rows = tables.read_days(tenant, layer, table, [day]).drop_columns([column])
+            source[name] = (found.schema(), found.spec(), dict(found.properties), rows)
+
+    lake.start_spark()  # creates the lake's catalog
+    commits = {"spark": 0, "pyiceberg": 0}
+    try:
+        with _in_process(lake):
+            from granary.pipeline.spark import close_client_session, get_session
+
+            tables.forget_tables()
+            lake_catalog = catalog()
+            lake_catalog.create_namespace_if_not_exists(tenant)
+            for name, (schema, spec, properties, _) in source.items():
+                lake_catalog.create_table(
+                    f"{tenant}.{name}",
+                    schema=schema,
+                    partition_spec=spec,
+                    properties=properties,
+                    location=f"{warehouse().as_uri()}/{tenant}/{name}",
+                )
+            spark = get_session()
+            frames = {}
+            for name, (_, _, _, rows) in source.items():
+                layer, table = tables.split_name(name)
+                if layer in SPARK_LAYERS:
+                    column = tables.day_column(layer)
+                    empty = spark.table(tables.spark_name(tenant, layer, table)).limit(0)
+                    frames[name] = (spark.read.parquet(*rows) if rows else empty).drop(column)
+            index = tables.table_name(*_build_day())
+            history = [n for n in source if n not in frames and n != index]
+            started = time.perf_counter()
+            for n, written in enumerate(day - timedelta(days=back) for back in range(days - 1, -1, -1)):
+                for name, frame in frames.items():  # the night's clean
+                    layer, table = tables.split_name(name)
+                    if layer == "dwd" or written == day:
+                        tables.write_day(frame, tenant, layer, table, written)
+                        commits["spark"] += 1
+                for name in [*history, index]:  # the night's build commits its day, the index last
+                    layer, table = tables.split_name(name)
+                    tables.write_day_arrow(source[name][3], tenant, layer, table, written)
+                    commits["pyiceberg"] += 1
+                if (n + 1) % 30 == 0:
+                    elapsed = time.perf_counter() - started
+                    console.print(f"    {lake.name}: {n + 1}/{days} days committed ({elapsed:.0f}s)")
+            close_client_session()
+            tables.forget_tables()
+    finally:
+        lake.stop_spark()
+    return commits
+
+
+def _build_day() -> tuple[str, str]:
+    from granary.pipeline.dws_history import BUILD_DAY
+
+    return BUILD_DAY
+
+
+def lake_shape(side: Side, tenant: str) -> dict:
+    """The lake's tables, snapshots, live data files and manifests of the current snapshots, and
+    the days `dws_build_day` holds: what a build's planning reads grows with these."""
+    from granary.lake import tables
+    from granary.lake.iceberg import catalog
+
+    with _in_process(side):
+        found = tables.stats(tenant)
+        manifests = 0
+        for name in tables.tables_of(tenant):
+            table = catalog().load_table(f"{tenant}.{name}")
+            current = table.current_snapshot()
+            manifests += len(current.manifests(table.io)) if current else 0
+        index = tables.load(tenant, *_build_day())
+        days = index.scan(selected_fields=("build_dt",)).to_arrow().num_rows if index is not None else 0
+        return {
+            "tables": found.tables,
+            "snapshots": found.snapshots,
+            "data_files": found.files,
+            "manifests": manifests,
+            "build_days": days,
+        }
+
+
+def measure(lakes: dict[str, Side], tenant: str, day: date, repeats: int, warm: bool) -> dict:
+    """`granary transform` of D on each lake, interleaved, after one untimed run each if `warm`;
+    {label: [(wall, cpu), ...]}."""
+    dt = day.isoformat()
+    if warm:
+        for side in lakes.values():
+            side.granary("transform", "--tenant", tenant, "--date", dt)  # dbt's first parse
+    labels = list(lakes)
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in labels}
     for repeat in range(repeats):
-        for days, data in lakes.items():
-            wall, cpu = _granary(_env(data), "transform", "--tenant", tenant, "--date", day.isoformat())
-            runs[days].append((wall, cpu))
-            console.print(
-                f"  SF{scale:g} {days:>3} day(s) in the lake, run {repeat + 1}: {wall:.1f}s, {cpu:.1f}s CPU"
-            )
-    best = {
-        d: {"wall_s": round(min(w for w, _ in r), 2), "cpu_s": round(min(c for _, c in r), 2)}
-        for d, r in runs.items()
-    }
-    first, last = best[history[0]], best[history[-1]]
-    ratios = {
-        "wall": round(last["wall_s"] / first["wall_s"], 3),
-        "cpu": round(last["cpu_s"] / first["cpu_s"], 3),
-    }
+        turn = repeat % len(labels)
+        for label in labels[turn:] + labels[:turn]:
+            wall, cpu = lakes[label].granary("transform", "--tenant", tenant, "--date", dt)
+            runs[label].append((wall, cpu))
+            console.print(f"  {label:>10}, run {repeat + 1}: {wall:.1f}s, {cpu:.1f}s CPU")
+    return runs
+
+
+def best(runs: list[tuple[float, float]]) -> dict:
     return {
-        "prepare_s": round(prepare_s, 1),
-        "builds": {
-            str(d): {**best[d], "runs": [[round(w, 2), round(c, 2)] for w, c in runs[d]]} for d in history
-        },
-        "ratio_longest_to_shortest": ratios,
-        "target_met": max(ratios.values()) <= TARGET_RATIO,
+        "wall_s": round(min(w for w, _ in runs), 2),
+        "cpu_s": round(min(c for _, c in runs), 2),
+        "runs": [[round(w, 2), round(c, 2)] for w, c in runs],
     }
+
+
+def ratios(a: dict, b: dict) -> dict:
+    return {"wall": round(a["wall_s"] / b["wall_s"], 3), "cpu": round(a["cpu_s"] / b["cpu_s"], 3)}
+
+
+def history_result(builds: dict[int, dict], history: list[int]) -> dict:
+    ratio = ratios(builds[history[-1]], builds[history[0]])
+    return {
+        "builds": {str(d): builds[d] for d in history},
+        "ratio_longest_to_shortest": ratio,
+        "target_met": max(ratio.values()) <= TARGET_RATIO,
+    }
+
+
+def bench_scale(scale: float, args, history: list[int], scratch: Path, old_tree: Path | None) -> dict:
+    tenant, day = args.tenant, args.date
+    root = scratch / f"sf{scale:g}"
+
+    def iceberg_side(name: str) -> Side:
+        return Side(name, REPO, root / name, catalog_name(root / name, "granary_bench_nb"))
+
+    base = iceberg_side("base")
+    console.print(f"[bold]SF{scale:g}[/]: preparing {tenant} {day} (generate, ingest, clean, route, build)")
+    prepare = {"iceberg": prepare_day(base, tenant, day, scale, external_sources(base))}
+    parquet = None
+    if old_tree is not None:
+        parquet = Side(
+            "parquet", old_tree, root / "parquet", catalog_name(root / "parquet", "granary_bench_nb")
+        )
+        console.print(
+            f"[bold]SF{scale:g}[/]: preparing it on the Parquet lake ({PARQUET_COMMIT}, {old_tree})"
+        )
+        prepare["parquet"] = prepare_day(parquet, tenant, day, scale, external_sources(parquet))
+
+    lakes: dict[int, Side] = {}
+    fill: dict[str, dict] = {}
+    for days in history:
+        lake = iceberg_side(f"history-{days}")
+        want = {"tenant": tenant, "date": day.isoformat(), "days": days, "housekept": False}
+        if _marker(lake.data, ".filled") != want or prepare["iceberg"]:  # kept only on a kept base
+            console.print(f"  filling {lake.name}: {days} day(s), one commit per table and day")
+            started = time.perf_counter()
+            commits = fill_lake(base, lake, tenant, day, days)
+            fill[str(days)] = {"seconds": round(time.perf_counter() - started, 1), "commits": commits}
+            _mark(lake.data, ".filled", want)
+        lakes[days] = lake
+    shapes = {str(d): lake_shape(lake, tenant) for d, lake in lakes.items()}
+    console.print(f"  lakes: {shapes}")
+
+    measured = {f"{d} days": lake for d, lake in lakes.items()}
+    if parquet is not None:
+        measured["parquet"] = parquet
+    runs = measure(measured, tenant, day, args.repeats, warm=True)
+    builds = {d: best(runs[f"{d} days"]) for d in history}
+    result = {"prepare_s": prepare, "fill": fill, "lakes": shapes, **history_result(builds, history)}
+    if parquet is not None:
+        parquet_build = best(runs["parquet"])
+        ratio = ratios(builds[1] if 1 in builds else builds[history[0]], parquet_build)
+        result["parquet"] = {
+            "commit": PARQUET_COMMIT,
+            "build": parquet_build,
+            "ratio_iceberg_to_parquet": ratio,
+            "target_met": max(ratio.values()) <= PARQUET_RATIO,
+        }
+
+    if args.housekeep:
+        housekeep_s = {}
+        for d, lake in lakes.items():
+            console.print(f"  granary lake housekeep on {lake.name}")
+            lake.start_spark()
+            try:
+                housekeep_s[str(d)] = round(lake.granary("lake", "housekeep", "--tenants", tenant)[0], 1)
+            finally:
+                lake.stop_spark()
+            marker = _marker(lake.data, ".filled") or {}
+            _mark(lake.data, ".filled", {**marker, "housekept": True})
+        kept = measure(
+            {f"{d} days": lake for d, lake in lakes.items()}, tenant, day, args.repeats, warm=False
+        )
+        result["after_housekeep"] = {
+            "housekeep_s": housekeep_s,
+            "lakes": {str(d): lake_shape(lake, tenant) for d, lake in lakes.items()},
+            **history_result({d: best(kept[f"{d} days"]) for d in history}, history),
+        }
+    return result
 
 
 def main() -> None:
@@ -139,26 +351,39 @@ def main() -> None:
     parser.add_argument("--days", default="1,31,91,366", help="days of history in the lake, ascending")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(
-        "--scratch", type=Path, help="scratch directory, kept (a second run reuses its ingested day)"
+        "--scratch", type=Path, help="scratch directory, kept with its catalogs (a second run reuses them)"
+    )
+    parser.add_argument(
+        "--parquet-tree",
+        type=Path,
+        default=REPO.parent / f"{REPO.name}-parquet",
+        help=f"where {PARQUET_COMMIT} is (or is checked out as a worktree)",
+    )
+    parser.add_argument("--no-parquet", dest="parquet", action="store_false", help="skip the Parquet lake")
+    parser.add_argument(
+        "--no-housekeep", dest="housekeep", action="store_false", help="skip the housekept measurement"
     )
     args = parser.parse_args()
     history = [int(d) for d in args.days.split(",")]
+    for name in ("GRANARY_LAKE_ROOT", "GRANARY_LANDING_ROOT", "GRANARY_WAREHOUSE_ROOT", "GRANARY_WORKER"):
+        os.environ.pop(name, None)  # every installation here follows its GRANARY_DATA
 
-    from granary.stack import spark_server
-
-    spark_server.start_connect_server()
+    old_tree = parquet_tree(args.parquet_tree) if args.parquet else None
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="granary-nightly-"))
     try:
         scales = {
-            f"{float(s):g}": bench_scale(float(s), args.tenant, args.date, history, args.repeats, scratch)
+            f"{float(s):g}": bench_scale(float(s), args, history, scratch, old_tree)
             for s in args.scales.split(",")
         }
     finally:
         if not args.scratch:
+            for folder in scratch.glob("sf*/*"):
+                drop_catalog(catalog_name(folder, "granary_bench_nb"))
             shutil.rmtree(scratch, ignore_errors=True)
 
     table = Table(
         "scale",
+        "lakes",
         *(f"{d} d wall / CPU" for d in history),
         f"{history[-1]}/{history[0]} wall",
         "CPU",
@@ -166,19 +391,48 @@ def main() -> None:
         title=f"nightly build of {args.tenant} {args.date} against its lake's history",
     )
     for scale, result in scales.items():
-        cells = [
-            f"{result['builds'][str(d)]['wall_s']:.1f}s / {result['builds'][str(d)]['cpu_s']:.1f}s"
-            for d in history
-        ]
-        ratios = result["ratio_longest_to_shortest"]
-        verdict = "[green]met[/]" if result["target_met"] else "[red]not met[/]"
-        table.add_row(f"SF{scale}", *cells, f"{ratios['wall']:.2f}x", f"{ratios['cpu']:.2f}x", verdict)
+        for label, found in (("as committed", result), ("housekept", result.get("after_housekeep"))):
+            if found is None:
+                continue
+            cells = [
+                f"{found['builds'][str(d)]['wall_s']:.1f}s / {found['builds'][str(d)]['cpu_s']:.1f}s"
+                for d in history
+            ]
+            ratio = found["ratio_longest_to_shortest"]
+            verdict = "[green]met[/]" if found["target_met"] else "[red]not met[/]"
+            table.add_row(
+                f"SF{scale}", label, *cells, f"{ratio['wall']:.2f}x", f"{ratio['cpu']:.2f}x", verdict
+            )
     console.print(table)
     met = all(r["target_met"] for r in scales.values())
-    verdict = "met" if met else "NOT met"
     console.print(
-        f"target (the {history[-1]}-day build <= {TARGET_RATIO}x the {history[0]}-day one): {verdict}"
+        f"target (the {history[-1]}-day build <= {TARGET_RATIO}x the {history[0]}-day one, lakes as "
+        f"committed): {'met' if met else 'NOT met'}"
     )
+    kept = [r["after_housekeep"]["target_met"] for r in scales.values() if "after_housekeep" in r]
+    if kept:
+        console.print(f"  after housekeeping: {'met' if all(kept) else 'NOT met'}")
+    parquet_met = None
+    if args.parquet:
+        compare = Table(
+            "scale", "Iceberg 1 d wall / CPU", "Parquet 1 d wall / CPU", "wall", "CPU", "target",
+            title=f"the 1-day build on Iceberg and on the Parquet lake ({PARQUET_COMMIT})",
+        )  # fmt: skip
+        for scale, result in scales.items():
+            ice, old = result["builds"][str(history[0])], result["parquet"]["build"]
+            ratio = result["parquet"]["ratio_iceberg_to_parquet"]
+            verdict = "[green]met[/]" if result["parquet"]["target_met"] else "[red]not met[/]"
+            compare.add_row(
+                f"SF{scale}", f"{ice['wall_s']:.1f}s / {ice['cpu_s']:.1f}s",
+                f"{old['wall_s']:.1f}s / {old['cpu_s']:.1f}s",
+                f"{ratio['wall']:.2f}x", f"{ratio['cpu']:.2f}x", verdict,
+            )  # fmt: skip
+        console.print(compare)
+        parquet_met = all(r["parquet"]["target_met"] for r in scales.values())
+        console.print(
+            f"target (the Iceberg 1-day build <= {PARQUET_RATIO}x the Parquet one): "
+            f"{'met' if parquet_met else 'NOT met'}"
+        )
 
     record = {
         "benchmark": "nightly_build",
@@ -187,9 +441,13 @@ def main() -> None:
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "load_avg_1m": round(os.getloadavg()[0], 2),
+        "repeats": args.repeats,
         "target_ratio": TARGET_RATIO,
+        "parquet_ratio": PARQUET_RATIO,
         "scales": scales,
         "target_met": met,
+        "after_housekeep_target_met": all(kept) if kept else None,
+        "parquet_target_met": parquet_met,
     }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "nightly_build.json"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from granary.catalog.sources import contracts
 from granary.core.errors import DataError
@@ -104,8 +105,10 @@ def sql_filter(matches: list[tuple[str, list[str]]], quote: str = '"') -> str:
     """The matches as one SQL condition (`quote` quotes identifiers: " in PostgreSQL and DuckDB,
     ` in Spark)."""
 
-    def literal(value: str) -> str:
-        return "'" + value.replace("'", "''") + "'"
+    def literal(value: object) -> str:
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            return str(value)
+        return "'" + str(value).replace("'", "''") + "'"
 
     return " or ".join(
         f"{quote}{column}{quote} in ({', '.join(literal(v) for v in values)})" for column, values in matches

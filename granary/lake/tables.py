@@ -245,18 +245,27 @@ def day_files(tenant: str, layer: str, table: str, days: Iterable[date]) -> list
     return [] if iceberg_table is None else _files(iceberg_table, layer, list(days))
 
 
-Planned = dict[str, tuple[list[tuple[date, str]], Any]]  # table -> (its files by day, Arrow schema)
+@dataclass(frozen=True)
+class PlannedTable:
+    files: list[tuple[date, str]]  # (day, local path) of the data files of the days asked for
+    schema: Any  # the table's Arrow schema
+    snapshot_id: int | None  # the snapshot planned from (None: the table has none yet)
 
 
-def plan(tenant: str, names: Iterable[str], days: Iterable[date]) -> Planned:
-    """For each named table of the bank (`<layer>_<table>`): its data files of the given days and
-    its Arrow schema, from one load of its metadata."""
+def plan(tenant: str, names: Iterable[str], days: Iterable[date]) -> dict[str, PlannedTable]:
+    """For each named table of the bank (`<layer>_<table>`): its data files of the given days, its
+    Arrow schema and the snapshot they are of, from one load of its metadata."""
     days = list(days)
     planned = {}
     for name in names:
         layer, _ = split_name(name)
         iceberg_table = catalog().load_table(f"{tenant}.{name}")
-        planned[name] = (_files(iceberg_table, layer, days), iceberg_table.schema().as_arrow())
+        current = iceberg_table.current_snapshot()
+        planned[name] = PlannedTable(
+            _files(iceberg_table, layer, days),
+            iceberg_table.schema().as_arrow(),
+            current.snapshot_id if current else None,
+        )
     return planned
 
 

@@ -93,16 +93,17 @@ def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> s
         planned = tables.plan(tenant.code, names.values(), days if duckdb else [])
         found = {}
         for key, name in names.items():
-            files, schema = planned[name]
+            table_plan = planned[name]
             empty = empty_dir / f"{name}.empty.parquet"
             if duckdb:
-                pq.write_table(schema.empty_table(), empty)
+                pq.write_table(table_plan.schema.empty_table(), empty)
             layer, table = tables.split_name(name)
             found[key] = {
                 "spark": tables.spark_name(tenant.code, layer, table),
                 "day_column": tables.day_column(layer),
-                "files": [(day.isoformat(), path) for day, path in files],
+                "files": [(day.isoformat(), path) for day, path in table_plan.files],
                 "empty": str(empty),
+                "snapshot_id": table_plan.snapshot_id,
             }
         return found
 
@@ -283,6 +284,7 @@ def transform(tenant: Tenant, dt: date) -> None:
         models = dws_history.history_models(runs / "target" / "manifest.json")
         dws_history.commit(tenant.code, dt, models, _history_writer(tenant, dt, target, building))
         if target == "duckdb":
+            _record_lake_snapshots(building, environment)
             # a WAL left by a crashed writer of the old file must not be replayed onto the new one
             warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
             os.replace(building, warehouse)
@@ -294,6 +296,23 @@ def transform(tenant: Tenant, dt: date) -> None:
     finally:
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
+
+
+LAKE_SNAPSHOT_TABLE = "lake_snapshot"  # in the warehouse: which DWD snapshots the build read
+
+
+def _record_lake_snapshots(building: Path, environment: dict[str, str]) -> None:
+    """Which snapshot of each DWD table the build read, kept in the warehouse for publish to log
+    with the day's version (granary history, granary lake diff)."""
+    import duckdb
+
+    planned = json.loads(environment["GRANARY_DBT_LAKE"])["dwd"]
+    rows = [(tables.table_name("dwd", t), entry["snapshot_id"]) for t, entry in sorted(planned.items())]
+    with duckdb.connect(str(building)) as con:
+        con.execute(
+            f"create or replace table main.{LAKE_SNAPSHOT_TABLE} (table_name varchar, snapshot_id bigint)"
+        )
+        con.executemany(f"insert into main.{LAKE_SNAPSHOT_TABLE} values (?, ?)", rows)
 
 
 def _history_writer(tenant: Tenant, dt: date, target: str, building: Path):
