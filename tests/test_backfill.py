@@ -35,7 +35,7 @@ from granary.catalog.sources import contracts
 from granary.core import config, paths
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import get_tenant
-from granary.lake import iceberg, tables
+from granary.lake import diff, iceberg, tables
 from granary.pipeline import dws_history
 from granary.serving.connection import tenant_connect
 from granary.serving.databases import drop_serving
@@ -204,6 +204,23 @@ def test_backfill_then_correct_the_first_day(backfill_env: dict[str, str]) -> No
     by_version = {v["publish_id"]: v["value"] for v in audit["values"]}
     assert by_version[first["publish_id"]] == pytest.approx(before_values[(DAYS[0], "LOAN_BAL__D__BANK")])
     assert by_version[second["publish_id"]] == pytest.approx(after_values[(DAYS[0], "LOAN_BAL__D__BANK")])
+
+    # Each version names the lake snapshots it was built from; the lake says what the correction changed.
+    built_from = first["lake_snapshots"], second["lake_snapshots"]
+    assert set(built_from[0]) == set(built_from[1]) == {f"dwd_{t}" for t in contracts()}
+    assert built_from[0]["dwd_loan"] != built_from[1]["dwd_loan"]
+    lake_diff = granary(
+        backfill_env, "lake", "diff", "--tenant", BANK, "--table", "dwd_loan", "--date", str(DAYS[0]),
+        "--before", str(built_from[0]["dwd_loan"]), "--after", str(built_from[1]["dwd_loan"]),
+    )  # fmt: skip
+    assert "1 row(s) gone, 1 row(s) new" in " ".join(lake_diff.stderr.split())
+    changed_rows = diff.day_diff(
+        BANK, "dwd_loan", DAYS[0], built_from[0]["dwd_loan"], built_from[1]["dwd_loan"]
+    )
+    [gone], [new] = changed_rows.removed, changed_rows.added
+    assert gone["loan_id"] == new["loan_id"] and float(new["balance"]) - float(
+        gone["balance"]
+    ) == pytest.approx(delta)
 
 
 @contextmanager

@@ -180,6 +180,7 @@ def history(
                             "replaced_by": v.replaced_by,
                             "rows": v.rows,
                             "values_changed_by_replacement": v.changed,
+                            "lake_snapshots": v.lake_snapshots,
                         }
                         for v in versions
                     ],
@@ -203,15 +204,22 @@ def history(
         "replaced (UTC)",
         "rows",
         "values the rerun changed",
+        "built from (DWD lake snapshots)",
         title=f"{t.code} {dt}",
     )
     for v in versions:
         replaced = f"{v.replaced_at:%Y-%m-%d %H:%M:%S} by {v.replaced_by}" if v.replaced_at else "serving"
         changed = "" if v.changed is None else str(v.changed)
+        lake = ", ".join(f"{name} {snapshot}" for name, snapshot in (v.lake_snapshots or {}).items())
         table.add_row(
-            str(v.publish_id), f"{v.published_at:%Y-%m-%d %H:%M:%S}", replaced, str(v.rows), changed
+            str(v.publish_id), f"{v.published_at:%Y-%m-%d %H:%M:%S}", replaced, str(v.rows), changed, lake
         )
     out.print(table)
+    if len(versions) > 1 and versions[-1].lake_snapshots:
+        console.print(
+            f"What a rerun changed in the lake: `granary lake diff --tenant {t.code} --table dwd_loan "
+            f"--date {dt} --before <snapshot> --after <snapshot>`"
+        )
     if indicator:
         by_member = Table("grain", "member", *(str(v.publish_id) for v in versions), title=indicator)
         members: dict[tuple[str, str], dict[int, float | None]] = {}

@@ -29,6 +29,7 @@ from granary.core.errors import DataError, EngineError
 from granary.core.tenants import Tenant
 from granary.lake import tables
 from granary.pipeline import dws_history
+from granary.serving.history import LAKE_SNAPSHOT_TABLE
 
 DWD_TABLES = ("customer", "deposit_account", "loan")
 # How far back a build may read DWD (the last 30 days' activity): dwd_source()'s largest days_before.
@@ -296,9 +297,6 @@ def transform(tenant: Tenant, dt: date) -> None:
     finally:
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
-
-
-LAKE_SNAPSHOT_TABLE = "lake_snapshot"  # in the warehouse: which DWD snapshots the build read
 
 
 def _record_lake_snapshots(building: Path, environment: dict[str, str]) -> None:

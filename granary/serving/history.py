@@ -22,12 +22,16 @@ from datetime import date, datetime, timedelta
 import duckdb
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from granary.core.errors import DataError, EngineError
 from granary.core.postgres import admin_connect, serving_database
 from granary.core.tenants import Tenant
 
 SERIES_TABLE = "ads_indicator_value"
+# In the warehouse: which snapshot of each DWD lake table the build read (granary.pipeline.transform
+# writes it, publish logs it with the day's version).
+LAKE_SNAPSHOT_TABLE = "lake_snapshot"
 RESTATED_TABLE = "ads_indicator_value_restated"
 # Customer-grain values are the bulk of a day; loan systems read them from the current day only.
 HISTORY_GRAINS_SQL = "grain <> 'customer'"
@@ -81,6 +85,12 @@ def ensure_history(conn: psycopg.Connection, tenant: Tenant) -> None:
             " replaced_at timestamptz, replaced_by bigint)"
         ).format(sql.Identifier(tenant.history_schema, "publish_log"))
     )
+    # which snapshot of each DWD lake table the published build read (granary lake diff between two)
+    conn.execute(
+        sql.SQL("alter table {} add column if not exists lake_snapshots jsonb").format(
+            sql.Identifier(tenant.history_schema, "publish_log")
+        )
+    )
 
 
 def stage_day(
@@ -111,7 +121,14 @@ def stage_day(
     return rows
 
 
-def swap_day(conn: psycopg.Connection, tenant: Tenant, dt: date, publish_id: int, rows: int) -> None:
+def swap_day(
+    conn: psycopg.Connection,
+    tenant: Tenant,
+    dt: date,
+    publish_id: int,
+    rows: int,
+    lake_snapshots: dict[str, int] | None = None,
+) -> None:
     """Inside publish's swap transaction: the staged partition replaces the day's old one, which is
     set aside as `..._v<its publish id>` for `keep_replaced`; the bank's publish log records both."""
     schema = tenant.history_schema
@@ -145,9 +162,10 @@ def swap_day(conn: psycopg.Connection, tenant: Tenant, dt: date, publish_id: int
         params=(publish_id, dt),
     )
     run(
-        "insert into {} (publish_id, dt, published_at, row_count) values (%s, %s, now(), %s)",
+        "insert into {} (publish_id, dt, published_at, row_count, lake_snapshots)"
+        " values (%s, %s, now(), %s, %s)",
         "publish_log",
-        params=(publish_id, dt, rows),
+        params=(publish_id, dt, rows, Jsonb(lake_snapshots) if lake_snapshots is not None else None),
     )
 
 
@@ -264,6 +282,7 @@ class Version:
     replaced_by: int | None
     rows: int
     changed: int | None  # values the next version changed (None for the version serving now)
+    lake_snapshots: dict[str, int] | None  # the DWD snapshot each lake table was read at, by table
 
 
 @dataclass(frozen=True)
@@ -278,7 +297,7 @@ def versions(conn: psycopg.Connection, tenant: Tenant, dt: date) -> list[Version
     """Every publish of the day, oldest first, with how many values its replacement changed."""
     logged = conn.execute(
         sql.SQL(
-            "select publish_id, published_at, replaced_at, replaced_by, row_count from {}"
+            "select publish_id, published_at, replaced_at, replaced_by, row_count, lake_snapshots from {}"
             " where dt = %s order by publish_id"
         ).format(_log(tenant)),
         (dt,),
@@ -291,11 +310,11 @@ def versions(conn: psycopg.Connection, tenant: Tenant, dt: date) -> list[Version
         " where a.value is distinct from b.value"
     ).format(version, version)
     found = []
-    for publish_id, published_at, replaced_at, replaced_by, rows in logged:
+    for publish_id, published_at, replaced_at, replaced_by, rows, snapshots in logged:
         n = None
         if replaced_by is not None:
             (n,) = conn.execute(changed, (dt, publish_id, dt, replaced_by)).fetchone()
-        found.append(Version(publish_id, published_at, replaced_at, replaced_by, rows, n))
+        found.append(Version(publish_id, published_at, replaced_at, replaced_by, rows, n, snapshots))
     return found
 
 

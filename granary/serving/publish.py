@@ -174,7 +174,7 @@ def _publish(
         _set_cpu_priority(conn, 0)
 
         def swap_in(conn: psycopg.Connection) -> None:
-            history.swap_day(conn, tenant, dt, log_id, history_rows)
+            history.swap_day(conn, tenant, dt, log_id, history_rows, _lake_snapshots(warehouse))
             if forward:
                 _rename_schemas(conn, staging, live, retired)
 
@@ -195,6 +195,21 @@ def _publish(
             # A reader still holds the old day: harmless, the next publish drops it.
             console.print(f"[yellow]![/] old day of {tenant.code} kept in {retired} (a reader held it)")
     return counts
+
+
+def _lake_snapshots(warehouse: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+    """The lake snapshots the build read (granary.pipeline.transform writes them), if it says."""
+    found = warehouse.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = ?",
+        [history.LAKE_SNAPSHOT_TABLE],
+    ).fetchone()[0]
+    if not found:
+        return None
+    return dict(
+        warehouse.execute(
+            f"select table_name, snapshot_id from main.{history.LAKE_SNAPSHOT_TABLE}"
+        ).fetchall()
+    )
 
 
 def _copy_table(
