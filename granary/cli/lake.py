@@ -95,3 +95,34 @@ def lake_diff(
             out.print(shown)
 
     guard(run)
+
+
+@lake_app.command("migrate")
+def lake_migrate(
+    tenants: Annotated[
+        str | None, typer.Option("--tenants", help="bank codes, comma-separated; default: all")
+    ] = None,
+) -> None:
+    """Convert the Parquet lake of an older installation (lake/<bank>/<layer>/<table>/dt=…) into the
+    banks' Iceberg tables in place: each day checked (rows and content), then the old folders removed.
+    Idempotent and resumable: run it again after a stop."""
+    from granary.lake import migrate
+    from granary.pipeline import dws_history
+
+    def run() -> None:
+        for bank in banks_arg(tenants):
+            found = migrate.old_days(bank.code)
+            if not found:
+                console.print(f"[green]✓[/] {bank.code}: no Parquet lake left to migrate")
+                continue
+            with console.status(f"migrating {bank.code}: {len(found)} table days…"):
+                done = migrate.migrate(bank.code)
+                history = dws_history.record_migrated(bank.code, done)
+            written = sum(not m.already for m in done)
+            console.print(
+                f"[green]✓[/] {bank.code}: {len(done)} table days checked ({written} written, "
+                f"{len(done) - written} already there), {sum(m.rows for m in done)} rows; "
+                f"{len(history)} history days; the Parquet folders removed"
+            )
+
+    guard(run)

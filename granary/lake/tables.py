@@ -42,6 +42,11 @@ TABLE_PROPERTIES = {
 }
 
 
+def table_properties(pii: Sequence[str] = ()) -> dict[str, str]:
+    """A new table's properties; `pii` names columns kept out of the manifests' column statistics."""
+    return {**TABLE_PROPERTIES, **{f"write.metadata.metrics.column.{c}": "none" for c in pii}}
+
+
 def table_name(layer: str, table: str) -> str:
     if layer not in LAYERS:
         raise ValueError(f"unknown lake layer {layer!r}; one of {', '.join(LAYERS)}")
@@ -120,8 +125,7 @@ def _ensure_table(frame, target: str, column: str, pii: Sequence[str]) -> None:
         namespace = target.rsplit(".", 1)[0]
         spark.sql(f"create namespace if not exists {namespace}")
         writer = spark.createDataFrame([], frame.schema).writeTo(target).using("iceberg")
-        properties = {**TABLE_PROPERTIES, **{f"write.metadata.metrics.column.{c}": "none" for c in pii}}
-        for name, value in properties.items():
+        for name, value in table_properties(pii).items():
             writer = writer.tableProperty(name, value)
         try:
             writer.partitionedBy(F.col(column)).create()
@@ -177,7 +181,7 @@ def forget_tables() -> None:
 # --- everything outside Spark reads (and small writers write) through pyiceberg -------------------
 
 
-def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date) -> None:
+def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date, pii: Sequence[str] = ()) -> None:
     """Replace day `dt` of the table with Arrow `rows` (without the day column), in one commit:
     the writer for what does not run in Spark (dbt on DuckDB's output, fixtures)."""
     import pyarrow as pa
@@ -187,7 +191,7 @@ def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date) -> None
     # required field.
     day_field = pa.field(column, pa.date32(), nullable=False)
     frame = rows.append_column(day_field, pa.array([dt] * rows.num_rows, pa.date32()))
-    iceberg_table = load(tenant, layer, table) or _create_arrow_table(tenant, layer, table, frame.schema)
+    iceberg_table = load(tenant, layer, table) or _create_arrow_table(tenant, layer, table, frame.schema, pii)
     # Names only: pyiceberg checks and casts the types on write.
     table_columns = {name: "" for name in iceberg_table.schema().column_names}
     if schema_change(spark_name(tenant, layer, table), table_columns, dict.fromkeys(frame.schema.names, "")):
@@ -202,7 +206,7 @@ def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date) -> None
         )
 
 
-def _create_arrow_table(tenant: str, layer: str, table: str, schema):
+def _create_arrow_table(tenant: str, layer: str, table: str, schema, pii: Sequence[str] = ()):
     from pyiceberg.exceptions import TableAlreadyExistsError
 
     lake = catalog()
@@ -212,7 +216,7 @@ def _create_arrow_table(tenant: str, layer: str, table: str, schema):
             identifier(tenant, layer, table),
             schema=schema,
             location=f"{lake.properties['warehouse']}/{tenant}/{table_name(layer, table)}",
-            properties=TABLE_PROPERTIES,
+            properties=table_properties(pii),
         )
     except TableAlreadyExistsError:
         return load(tenant, layer, table)

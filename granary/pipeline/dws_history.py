@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from granary.lake import tables
+from granary.lake import migrate, tables
+from granary.lake.migrate import MigratedDay
 
 HISTORY_TAG = "lake_history"
 # The history a build can reach: a year and a day (year-on-year, a year-to-date's start), with room.
@@ -50,10 +51,16 @@ def lake_days(tenant: str, before: date) -> list[date]:
 def commit(tenant: str, dt: date, models: list[str], write_model: Callable[[str, str, str], None]) -> None:
     """Record a passed build's day: each model's rows (write_model(model, layer, table) replaces
     the model's day from the engine that built it), then the day's index row, then the expiry."""
-    import pyarrow as pa
-
     for model in models:
         write_model(model, *tables.split_name(model))
+    record_day(tenant, dt, models)
+    expire(tenant, dt)
+
+
+def record_day(tenant: str, dt: date, models: list[str]) -> None:
+    """The day's row in the index: from now on it is a lake day."""
+    import pyarrow as pa
+
     row = pa.table(
         {
             "models": pa.array([",".join(models)], pa.string()),
@@ -61,7 +68,15 @@ def commit(tenant: str, dt: date, models: list[str], write_model: Callable[[str,
         }
     )
     tables.write_day_arrow(row, tenant, *BUILD_DAY, dt)
-    expire(tenant, dt)
+
+
+def record_migrated(tenant: str, done: list[MigratedDay]) -> list[date]:
+    """After `granary lake migrate`: the old history's days that every model held become lake days."""
+    days = migrate.history_days(done)
+    models = sorted({m.name for m in done if tables.split_name(m.name)[0] not in migrate.OLD_LAYERS})
+    for day in days:
+        record_day(tenant, day, models)
+    return days
 
 
 def expire(tenant: str, newest: date) -> list[str]:
