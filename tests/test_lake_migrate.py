@@ -1,0 +1,103 @@
+"""`granary lake migrate`: an installation's Parquet lake (the layout before the catalog) into the
+bank's Iceberg tables, checked, and a fourth night built on it.
+
+The old lake is made the way the old writers laid it out, from a published bank's three days: every
+ODS, DWD and quarantine day as `lake/<bank>/<layer>/<table>/dt=<day>/part-00000.parquet`, the DWS
+day history as `lake/<bank>/dws/<model>/dt=<day>/`. It is given to a bank of its own that has no
+lake table yet. Real engines: pyiceberg and the JDBC catalog, then a whole night by the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from granary.core import paths
+from granary.core.tenants import Tenant, get_tenant
+from granary.lake import migrate, tables
+from granary.pipeline import dws_history
+from granary.serving.databases import drop_serving
+from granary.serving.publish import init_serving
+
+pytestmark = pytest.mark.slow
+
+SOURCE, CODE = "qingshan", "baichuan"  # baichuan: a bank of tenants/ no other test runs
+
+
+def granary(*args: str, worker: str) -> subprocess.CompletedProcess:
+    cli = Path(sys.executable).with_name("granary")
+    done = subprocess.run(
+        [str(cli), *args], env={**os.environ, "GRANARY_WORKER": worker}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"granary {' '.join(args)}: exit {done.returncode}\n{done.stderr[-3000:]}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def old_lake(published_day) -> Iterator[dict[tuple[str, object], tuple[int, str]]]:
+    """The source bank's days as CODE's Parquet lake; the value: (table, day) -> (rows, content hash)."""
+    assert tables.tables_of(CODE) == [], f"{CODE} already has lake tables"
+    build_day = tables.table_name(*dws_history.BUILD_DAY)
+    originals = {}
+    for name in tables.tables_of(SOURCE):
+        if name == build_day:
+            continue
+        layer, table = tables.split_name(name)
+        for day in published_day.days:
+            rows = tables.read_days(SOURCE, layer, table, [day])
+            if not rows.num_rows and not tables.day_written(SOURCE, layer, table, day):
+                continue
+            rows = rows.drop_columns([tables.day_column(layer)])
+            folder = (
+                paths.lake_dir(CODE) / layer / table
+                if layer in migrate.OLD_LAYERS
+                else paths.lake_dir(CODE) / migrate.OLD_HISTORY / name
+            ) / f"dt={day}"
+            folder.mkdir(parents=True)
+            pq.write_table(rows, folder / "part-00000.parquet")
+            originals[(name, day)] = (rows.num_rows, migrate.content_hash(rows))
+    yield originals
+    tables.drop_namespace(CODE)
+
+
+def test_migrate_checks_every_day_then_a_fourth_night_builds_on_it(
+    old_lake, published_day, spark_remote: str, serving_db: str, granary_worker: str
+) -> None:
+    from granary.generate import generate
+
+    build_day = tables.table_name(*dws_history.BUILD_DAY)
+    assert {name for name, _ in old_lake} == set(tables.tables_of(SOURCE)) - {build_day}
+    first = granary("lake", "migrate", "--tenants", CODE, worker=granary_worker)
+    assert f"{len(old_lake)} table days checked ({len(old_lake)} written, 0 already there)" in " ".join(
+        first.stderr.split()
+    )
+    for (name, day), (count, digest) in old_lake.items():
+        layer, table = tables.split_name(name)
+        rows = tables.read_days(CODE, layer, table, [day]).drop_columns([tables.day_column(layer)])
+        assert (rows.num_rows, migrate.content_hash(rows)) == (count, digest), (name, day)
+    for layer in (*migrate.OLD_LAYERS, migrate.OLD_HISTORY):
+        assert not (paths.lake_dir(CODE) / layer).exists()
+    assert dws_history.lake_days(CODE, published_day.dt + timedelta(days=1)) == list(published_day.days)
+    again = granary("lake", "migrate", "--tenants", CODE, worker=granary_worker)
+    assert "no Parquet lake left to migrate" in again.stderr
+
+    # The fourth night: its own extracts, chained from the migrated history.
+    tenant: Tenant = get_tenant(CODE)
+    fourth = published_day.dt + timedelta(days=1)
+    drop_serving([tenant])
+    init_serving([tenant])
+    try:
+        generate([tenant], [fourth], scale=0.01, seed=7)
+        granary("run", "--tenant", CODE, "--date", fourth.isoformat(), worker=granary_worker)
+        assert dws_history.lake_days(CODE, fourth + timedelta(days=1)) == [*published_day.days, fourth]
+        history = tables.read_days(CODE, "dws", "measure__history", [fourth])
+        assert history.num_rows > 0
+    finally:
+        drop_serving([tenant])
