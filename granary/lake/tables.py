@@ -25,6 +25,8 @@ from granary.lake.iceberg import CATALOG, catalog
 # Each layer and the column its tables are partitioned by.
 DAY_COLUMNS = {"ods": "dt", "dwd": "dt", "quarantine": "dt", "dws": "build_dt", "ads": "build_dt"}
 LAYERS = tuple(DAY_COLUMNS)
+# The layers whose columns a source contract defines (the others are dbt models' output).
+CONTRACT_LAYERS = ("ods", "dwd", "quarantine")
 # The snapshot property that records which business day a commit wrote (an empty day has no file).
 DAY_PROPERTY = "granary.dt"
 EPOCH = date(1970, 1, 1)
@@ -94,7 +96,7 @@ def write_day(df, tenant: str, layer: str, table: str, dt: date, pii: Sequence[s
     for attempt in (1, 2):
         _ensure_table(frame, target, column, pii)
         try:
-            _evolve_spark(frame, target)
+            _evolve_spark(frame, target, check_types=layer in CONTRACT_LAYERS)
             writer = frame.writeTo(target).option(f"snapshot-property.{DAY_PROPERTY}", dt.isoformat())
             writer.overwrite(F.col(column) == day)
             return
@@ -138,10 +140,17 @@ def _ensure_table(frame, target: str, column: str, pii: Sequence[str]) -> None:
 _known_tables: set[str] = set()
 
 
-def _evolve_spark(frame, target: str) -> None:
-    """Add the frame's new columns to the table (metadata only: older files read them as null)."""
+def _evolve_spark(frame, target: str, check_types: bool) -> None:
+    """Add the frame's new columns to the table (metadata only: older files read them as null).
+
+    Types are compared for a contract's tables only: a model's table may have been written by the
+    other engine (DuckDB's sum of integers is a decimal, Spark's a bigint), and Spark casts what it
+    safely can on write."""
     table_types = {f.name: f.dataType.simpleString() for f in frame.sparkSession.table(target).schema.fields}
     frame_types = {f.name: f.dataType.simpleString() for f in frame.schema.fields}
+    if not check_types:
+        table_types = dict.fromkeys(table_types, "")
+        frame_types = {name: "" if name in table_types else kind for name, kind in frame_types.items()}
     for name in schema_change(target, table_types, frame_types):
         frame.sparkSession.sql(f"alter table {target} add column `{name}` {frame_types[name]}")
 
