@@ -122,9 +122,12 @@ class Side:
 
     def granary(self, *args: str) -> tuple[float, float]:
         """Run this side's `granary` CLI; (wall seconds, CPU seconds of the process and children)."""
-        command = [sys.executable, "-c", LAUNCH, *args]
+        # -P: the working directory's checkout must not shadow PYTHONPATH's
+        command = [sys.executable, "-P", "-c", LAUNCH, *args]
         started = time.perf_counter()
-        proc = subprocess.Popen(command, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            command, cwd=self.tree, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
@@ -226,22 +229,27 @@ def worker(codes: list[str], dt: date) -> None:
     get_session()  # the session is opened before the clock starts, on both sides
     banks = {code: run_bank(get_tenant(code), dt) for code in codes}
     close_client_session()
-    print(RESULT_MARK + json.dumps(banks), flush=True)
+    import granary
+
+    print(RESULT_MARK + json.dumps({"code": granary.__file__, "banks": banks}), flush=True)
 
 
 def run_worker(side: Side, codes: list[str], dt: date) -> dict:
     """One round of a side: its worker process; the banks' timings, wall of the process and the
     server's CPU over it."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--tenants", ",".join(codes)]
+    command = [sys.executable, "-P", str(Path(__file__).resolve()), "--worker", "--tenants", ",".join(codes)]
     command += ["--date", dt.isoformat()]
     cpu_before = side.server_cpu()
     started = time.perf_counter()
-    done = subprocess.run(command, env=side.env(), capture_output=True, text=True)
+    done = subprocess.run(command, cwd=side.tree, env=side.env(), capture_output=True, text=True)
     wall = time.perf_counter() - started
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(RESULT_MARK)]
     if done.returncode != 0 or not lines:
         sys.exit(f"[{side.name}] ingest + clean failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    banks = json.loads(lines[-1].removeprefix(RESULT_MARK))
+    found = json.loads(lines[-1].removeprefix(RESULT_MARK))
+    if not Path(found["code"]).resolve().is_relative_to(side.tree.resolve()):
+        sys.exit(f"[{side.name}] the worker ran {found['code']}, not the code of {side.tree}")
+    banks = found["banks"]
     return {
         "banks": banks,
         "seconds": round(sum(b["seconds"] for b in banks.values()), 2),
@@ -263,7 +271,8 @@ def best_round(rounds: list[dict]) -> dict:
             "rows_in": rows,
             "seconds": best["seconds"],
             "rows_per_s": round(rows / best["seconds"], 1),
-            "server_cpu_s": best["server_cpu_s"],
+            # the least of the rounds, as the seconds are (a round's CPU is not its seconds' round's)
+            "server_cpu_s": min(r["server_cpu_s"] for r in rounds),
         },
         "runs": [
             {
@@ -343,7 +352,8 @@ def main() -> None:
             except SystemExit as exc:
                 console.print(f"[red]{exc}[/]")
         if not args.keep:
-            drop_catalog(sides[0].catalog)
+            for side in sides:
+                drop_catalog(side.catalog)
             shutil.rmtree(scratch, ignore_errors=True)
         else:
             console.print(f"kept {scratch} and lake catalog {sides[0].catalog}")

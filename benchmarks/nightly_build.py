@@ -118,7 +118,12 @@ def external_sources(side: Side) -> list[str]:
 
     code = "from granary.catalog.sources import tables_of; print(','.join(tables_of('external')))"
     done = subprocess.run(
-        [sys.executable, "-c", code], env=side.env(), capture_output=True, text=True, check=True
+        [sys.executable, "-P", "-c", code],
+        cwd=side.tree,
+        env=side.env(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [t for t in done.stdout.strip().split(",") if t]
 

@@ -24,6 +24,12 @@ from granary.lake.iceberg import CATALOG, catalog
 CUSTOMER_ID = "customer_id"
 
 
+def customer_columns(columns: Iterable[str]) -> list[str]:
+    """The columns that name a customer of the bank: `customer_id`, and the roles one plays
+    (`head_customer_id`: the household a customer heads is theirs)."""
+    return [c for c in columns if c == CUSTOMER_ID or c.endswith(f"_{CUSTOMER_ID}")]
+
+
 def _resident_id_columns() -> set[str]:
     """The columns that carry a resident ID number, in clear (ODS) or as its token (`<c>_token`):
     the one identifier a person has across tables, and theirs alone (a name or a phone is not)."""
@@ -38,7 +44,7 @@ class Identity:
     customer_id: str
     keys: dict[str, set[str]] = field(default_factory=dict)  # loan_id -> the customer's loans, …
     resident_ids: set[str] = field(default_factory=set)  # their ID numbers, clear and as tokens
-    other_pii: set[str] = field(default_factory=set)  # their name, phone, address (clear and tokens)
+    other_pii: set[str] = field(default_factory=set)  # their name, phone, address in their own records
 
     def values(self) -> set[str]:
         """Everything of theirs that must not survive anywhere: for scans after the erasure."""
@@ -47,7 +53,7 @@ class Identity:
 
 def identify(tenant: str, customer_id: str) -> Identity:
     """The customer's identity as the lake knows it, over every day it holds."""
-    from pyiceberg.expressions import EqualTo
+    from pyiceberg.expressions import EqualTo, Or
 
     found = Identity(customer_id)
     resident = _resident_id_columns()
@@ -56,19 +62,21 @@ def identify(tenant: str, customer_id: str) -> Identity:
     for name in tables.tables_of(tenant):
         table = catalog().load_table(f"{tenant}.{name}")
         columns = set(table.schema().column_names)
-        if CUSTOMER_ID not in columns:
+        naming = customer_columns(sorted(columns))
+        if not naming:
             continue
-        rows = table.scan(row_filter=EqualTo(CUSTOMER_ID, customer_id)).to_arrow()
+        terms = [EqualTo(c, customer_id) for c in naming]
+        rows = table.scan(row_filter=terms[0] if len(terms) == 1 else Or(*terms)).to_arrow()
         source = tables.split_name(name)[1]
         for key in contracts()[source].keys if source in contracts() else []:
-            if key != CUSTOMER_ID and key in columns:
+            if key not in naming and key in columns:
                 found.keys.setdefault(key, set()).update(v for v in rows.column(key).to_pylist() if v)
         for column in columns & pii:
             values = {v for v in rows.column(column).to_pylist() if v}
             if column in resident:
                 found.resident_ids |= values
-            elif not column.endswith("_masked"):
-                found.other_pii |= values
+            elif CUSTOMER_ID in naming and not column.endswith("_masked"):
+                found.other_pii |= values  # the customer's own name, phone, address (not a counterparty's)
     if not (found.resident_ids or found.keys):
         raise DataError(
             f"{tenant}: the lake holds no record of customer {customer_id} (no row of theirs in any "
@@ -82,7 +90,7 @@ def conditions(columns: Iterable[str], identity: Identity) -> list[tuple[str, li
     resident = _resident_id_columns()
     out = []
     for column in columns:
-        if column == CUSTOMER_ID:
+        if column in customer_columns([column]):
             out.append((column, [identity.customer_id]))
         elif column in identity.keys and identity.keys[column]:
             out.append((column, sorted(identity.keys[column])))
