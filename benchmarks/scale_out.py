@@ -73,7 +73,8 @@ def main() -> None:
     local = day_compare.DayRoots(
         f"sc://127.0.0.1:{cluster.free_port()}", scratch / "local" / "lake", scratch / "local" / "warehouse"
     )
-    local_server_s = _timed_server(local.remote, None)
+    with day_compare.use_roots(local):  # the server writes the run's own catalog
+        local_server_s = _timed_server(local.remote, None)
     try:
         started = time.perf_counter()
         local_steps = day_compare.run_day_on(local, tenant, args.date)
@@ -94,7 +95,8 @@ def main() -> None:
         memory_per_worker=args.worker_memory,
     ) as standalone:
         cluster_up_s = time.perf_counter() - started
-        cluster_server_s = _timed_server(on_cluster.remote, standalone.master_url)
+        with day_compare.use_roots(on_cluster):
+            cluster_server_s = _timed_server(on_cluster.remote, standalone.master_url)
         try:
             started = time.perf_counter()
             cluster_steps = day_compare.run_day_on(on_cluster, tenant, args.date)
@@ -165,6 +167,8 @@ def main() -> None:
     recorded.setdefault("runs", {})[f"{tenant.code}-sf{args.scale:g}"] = record
     out.write_text(json.dumps(recorded, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"recorded {out}")
+    for run in (local, on_cluster):
+        day_compare.drop_lake(run)  # each run's catalog database and role
     if not args.keep:
         shutil.rmtree(scratch, ignore_errors=True)
     if report["differences"]:

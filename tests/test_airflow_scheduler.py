@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -51,6 +52,7 @@ from granary.core import config
 from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import Tenant, load_tenant_file, load_tenants
 from granary.generate import generate
+from granary.lake import iceberg
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
 from granary.stack import airflow
@@ -116,6 +118,10 @@ def stack(spark_remote: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     root = tmp_path_factory.mktemp("scheduler")
     tenants_dir = root / "tenants"
     tenants_dir.mkdir()
+    # The installation shares the session's Spark server, whose lake catalog is the session's: it
+    # logs in to it as the session does (its own password would not open it).
+    (root / "secrets").mkdir(mode=0o700)
+    shutil.copy2(iceberg.password_file(), root / "secrets" / iceberg.password_file().name)
     with smtp_sink() as mailbox, http_sink() as posts:
         _bank_yaml(
             tenants_dir, BAD, contact={"email": [BAD_MAIL], "dingtalk": [posts.url(f"/dingtalk/{BAD}")]}
