@@ -68,9 +68,12 @@ def identify(tenant: str, customer_id: str) -> Identity:
         terms = [EqualTo(c, customer_id) for c in naming]
         rows = table.scan(row_filter=terms[0] if len(terms) == 1 else Or(*terms)).to_arrow()
         source = tables.split_name(name)[1]
-        for key in contracts()[source].keys if source in contracts() else []:
-            if key not in naming and key in columns:
-                found.keys.setdefault(key, set()).update(v for v in rows.column(key).to_pylist() if v)
+        keys = contracts()[source].keys if source in contracts() else []
+        # A record of the customer's own (a loan, an account) names them as `customer_id` and is
+        # known by one key column: rows elsewhere keyed by it are theirs too. Not a household they
+        # head (its members' and its own records stay), nor one part of a composite key (a term no).
+        if CUSTOMER_ID in naming and len(keys) == 1 and keys[0] in columns and keys[0] not in naming:
+            found.keys.setdefault(keys[0], set()).update(v for v in rows.column(keys[0]).to_pylist() if v)
         for column in columns & pii:
             values = {v for v in rows.column(column).to_pylist() if v}
             if column in resident:
