@@ -58,9 +58,8 @@ def test_every_layer_is_an_iceberg_table_in_the_banks_namespace(published_day) -
             assert table.location().endswith(f"{lake.relative_to(lake.parent.parent)}/{name}")
         day_folders = [p.relative_to(lake) for p in lake.rglob("dt=*") if p.is_dir()]
         assert [p for p in day_folders if p.parts[0] in expected] == []
-        parquet_in_day_folders = {p.parts[0] for p in day_folders if any((lake / p).glob("*.parquet"))}
-        # what is still kept by day folder: the quality gate's results (read by the dashboards)
-        assert parquet_in_day_folders <= {"quality"}
+        # day folders hold the quality gate's and cleaning's JSON records and Data Docs, no data
+        assert [p for p in day_folders if any((lake / p).rglob("*.parquet"))] == []
         assert dws_history.lake_days(tenant.code, published_day.dt) == list(published_day.days[:-1])
 
 

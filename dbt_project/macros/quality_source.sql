@@ -54,10 +54,14 @@
       table_name,
       expectation,
       column_name,
-      cast(success as boolean) as success,
-      cast(unexpected_count as bigint) as unexpected_count,
-      cast(rows_checked as bigint) as rows_checked
-   from read_parquet('{{ path }}'))
+      success,
+      unexpected_count,
+      rows_checked
+   from read_json(
+       ['{{ path }}'],
+       columns = {suite: 'varchar', table_name: 'varchar', expectation: 'varchar', column_name: 'varchar',
+                  success: 'boolean', unexpected_count: 'bigint', rows_checked: 'bigint'}
+   ))
   {%- else -%}
   {{ empty_quality_results() }}
   {%- endif -%}
@@ -83,7 +87,7 @@
 
 {#
   Spark SQL cannot ask whether a path exists, and reading a missing one fails the build: the
-  scale-out target publishes the table empty (the Data Docs and results.parquet still hold the day).
+  scale-out target publishes the table empty (the Data Docs and results.json still hold the day).
 #}
 {% macro default__quality_results() -%}
   {{ empty_quality_results() }}

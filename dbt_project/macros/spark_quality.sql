@@ -29,15 +29,15 @@
   {{ return(quality_plan()[kind ~ '_dir']) }}
 {%- endmacro %}
 
-{# results.parquet only: the day's directory also holds results.json and the Data Docs. #}
+{# results.json only (one JSON array): the day's directory also holds the Data Docs. #}
 {% macro spark__quality_results() -%}
   {%- set relation = spark_day_files(
       'src_quality_expectation_results',
       spark_bank_day_dir('results'),
-      'parquet',
+      'json',
       ['suite string', 'table_name string', 'expectation string', 'column_name string',
        'success boolean', 'unexpected_count bigint', 'rows_checked bigint'],
-      {'pathGlobFilter': 'results.parquet'}
+      {'multiLine': 'true', 'pathGlobFilter': 'results.json'}
   ) -%}
   (select
       suite,

@@ -109,7 +109,7 @@ def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> s
         return found
 
     history = {name: name for name in dws_history.history_tables(tenant.code)}
-    results = paths.quality_dir(tenant.code, dt) / "results.parquet"
+    results = paths.quality_dir(tenant.code, dt) / "results.json"
     reconciliation = paths.reconciliation_file(tenant.code, "_", dt).parent
     return json.dumps(
         {

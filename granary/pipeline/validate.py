@@ -125,7 +125,6 @@ def _write_results(tenant: Tenant, dt: date, rows: list[dict[str, Any]]) -> None
     out = paths.quality_dir(tenant.code, dt)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
-    pd.DataFrame(rows).to_parquet(out / "results.parquet", index=False)
 
 
 def _fresh_dir(path):

@@ -1,7 +1,7 @@
 -- Data quality of the business date: one row per table and expectation (type x column), with how
 -- many checks passed or failed, how many rows broke them, and the table's cleaning reconciliation.
 -- Transform runs only after the gate passed, so the published day always passed; a failing day is
--- in quality_dir/results.parquet, its Data Docs and the task log, not here.
+-- in quality_dir/results.json, its Data Docs and the task log, not here.
 
 with
 
