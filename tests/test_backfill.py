@@ -43,12 +43,13 @@ from granary.serving.publish import init_serving
 
 pytestmark = pytest.mark.slow
 
-BANK = "hexi"
+# A bank of tenants/ no other test runs: the session's lake catalog is shared, and a bank's day
+# history chains from any earlier day its tables hold.
+BANK = "baishan"
 D1 = date(2026, 9, 14)
 DAYS = [D1 + timedelta(days=i) for i in range(3)]
 SERVING_DB = "granary_serving_backfill_test"
-# The days around the backfill's: what a run of DAYS could have written by mistake (the bank's tables
-# also hold the session's days, months away).
+# The days around the backfill's: what a run of DAYS could have written by mistake.
 NEAR = [D1 + timedelta(days=n) for n in range(-60, len(DAYS) + 60)]
 GRANARY = Path(sys.executable).with_name("granary")
 
@@ -72,9 +73,10 @@ def backfill_env(
             mp.setenv(name, env[name])
         config.settings.cache_clear()
         drop_serving([get_tenant(BANK)])
-        init_serving([get_tenant(BANK)])  # the session's serving_db fixture restores the role after
+        init_serving([get_tenant(BANK)])
         yield env
         drop_serving([get_tenant(BANK)])
+        tables.drop_namespace(BANK)
     config.settings.cache_clear()
 
 
