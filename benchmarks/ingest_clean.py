@@ -83,6 +83,10 @@ def catalog_name(data: Path, prefix: str) -> str:
     return f"{prefix}_{hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:12]}"
 
 
+class CommandFailed(RuntimeError):
+    """A side's `granary` command exited non-zero (the message ends with its standard error)."""
+
+
 @dataclass
 class Side:
     """One checkout's installation: its code (tree), data root, run directory, lake catalog and
@@ -132,13 +136,14 @@ class Side:
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"[{self.name}] granary {' '.join(args)} failed:\n{stderr[-3000:]}")
+            raise CommandFailed(f"[{self.name}] granary {' '.join(args)} failed:\n{stderr[-3000:]}")
         return wall, usage.ru_utime + usage.ru_stime
 
     def start_spark(self) -> float:
         """Start this side's Spark Connect server (its catalog created first on the Iceberg side);
         seconds taken."""
         self.data.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()  # free now: `spark start` would take a server found there for its own
         self.started = True
         return round(self.granary("spark", "start")[0], 1)
 
@@ -292,7 +297,7 @@ def main() -> None:
     )
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 20))
-    parser.add_argument("--tenants", default="qingshan,hexi", help="comma list of bank codes")
+    parser.add_argument("--tenants", default="qingshan,hexi", help="comma list; 'all' for every bank")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeats", type=int, default=2, help="timed rounds per side")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds per side first")
@@ -305,6 +310,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch data and lake catalog")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.tenants == "all":
+        from granary.core.tenants import load_tenants
+
+        args.tenants = ",".join(t.code for t in load_tenants())
     codes = args.tenants.split(",")
     if args.worker:
         worker(codes, args.date)
@@ -326,8 +335,8 @@ def main() -> None:
     setup: dict[str, dict] = {}
     try:
         for side in sides:
-            console.print(f"[bold]{side.name}[/] ({side.tree}): Spark server on {side.remote}, generate")
             server_s = side.start_spark()
+            console.print(f"[bold]{side.name}[/] ({side.tree}): Spark server on {side.remote}, generate")
             generate_s, _ = side.granary(
                 "generate", "--tenants", args.tenants, "--date", args.date.isoformat(), "--days", "1",
                 "--scale", f"{args.scale:g}", "--seed", str(args.seed),
@@ -349,7 +358,7 @@ def main() -> None:
         for side in sides:
             try:
                 side.stop_spark()
-            except SystemExit as exc:
+            except CommandFailed as exc:
                 console.print(f"[red]{exc}[/]")
         if not args.keep:
             for side in sides:
@@ -425,4 +434,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except CommandFailed as exc:
+        sys.exit(str(exc))
