@@ -3,7 +3,7 @@
   for a model that looks back over a window of events (the last 30 days' activity), with `dt` as a
   date column. The DWD tables are Iceberg tables in the lake's catalog; which relation or files each
   engine reads is planned by granary/pipeline/transform.py from the catalog and handed over in
-  GRANARY_DBT_LAKE (JSON, per table: Spark's table name, DuckDB's data files by day), so no macro
+  GRANARY_DBT_LAKE… (JSON, per table: Spark's table name, DuckDB's data files by day), so no macro
   knows a table's name or where its files lie. A build reads a fixed number of days whatever the
   lake holds: longer periods come from the lake's day history (macros/lake_history.sql), never from
   re-reading DWD. The call to source() is only for lineage.
@@ -14,9 +14,20 @@
    where cast(dt as date) between {{ add_days(run_date(), -days_before) }} and {{ run_date() }})
 {%- endmacro %}
 
-{# The build's plan of the lake (transform.plan_lake); nothing at parse time, when no SQL runs. #}
+{#
+  The build's plan of the lake (transform.plan_lake); nothing at parse time, when no SQL runs. The
+  index (GRANARY_DBT_LAKE) names the planned tables; each table's plan is a variable of its own
+  (GRANARY_DBT_LAKE__<SECTION>__<name>): one variable may not exceed 128 KiB where a process starts
+  another, and a year of history's files would.
+#}
 {% macro lake_plan() -%}
   {{ return(fromjson(env_var('GRANARY_DBT_LAKE', '{}')) if execute else {}) }}
+{%- endmacro %}
+
+{# One planned table (section: dwd or history), or none if the plan has no such table. #}
+{% macro planned_table(section, name) -%}
+  {%- if not execute or name not in lake_plan().get(section, []) -%}{{ return(none) }}{%- endif -%}
+  {{ return(fromjson(env_var('GRANARY_DBT_LAKE__' ~ section | upper ~ '__' ~ name))) }}
 {%- endmacro %}
 
 {# The planned reading of a DWD table. #}
@@ -30,7 +41,7 @@
   {%- if first < plan['first_day'] -%}
     {{ exceptions.raise_compiler_error("a model reads " ~ days_before ~ " days of DWD before the business date; granary.pipeline.transform plans files from " ~ plan['first_day'] ~ " only (DWD_LOOKBACK_DAYS)") }}
   {%- endif -%}
-  {%- set planned = plan['dwd'][table] -%}
+  {%- set planned = planned_table('dwd', table) -%}
   {{ return({'spark': planned['spark'], 'files': planned['files'], 'empty': planned['empty'], 'first': first}) }}
 {%- endmacro %}
 

@@ -32,7 +32,7 @@
   no table for yet (new to the project) reads as empty.
 #}
 {% macro lake_history(model_name, days, columns, where=none) -%}
-  {%- set plan = lake_plan().get('history', {}).get(model_name) -%}
+  {%- set plan = planned_table('history', model_name) -%}
   (
   {%- for day in days | unique | sort if plan or not execute %}
   select cast('{{ day }}' as date) as dt
@@ -111,9 +111,10 @@
   ),
 
   kept as (
-      {%- if previous_day and lake_plan().get('history', {}).get(this.identifier) %}
+      {%- set kept_plan = planned_table('history', this.identifier) %}
+      {%- if previous_day and kept_plan %}
       select {{ columns | join(', ') }}
-      from {{ history_day(lake_plan()['history'][this.identifier], previous_day) }} as kept_file
+      from {{ history_day(kept_plan, previous_day) }} as kept_file
       {%- else %}
       select * from arrived where 1 = 0
       {%- endif %}

@@ -76,12 +76,16 @@ def check_dwd(tenant: Tenant, dt: date) -> None:
         )
 
 
-def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> str:
-    """What the build reads of the lake, planned from its catalog, as JSON for dbt
-    (GRANARY_DBT_LAKE: macros/dwd_source.sql, macros/lake_history.sql): per DWD table and per day
-    history table, Spark's table name, and for DuckDB the data files of the days the build may read
-    (DWD: DWD_LOOKBACK_DAYS before the business date; history: the lake days) with an empty file of
-    the table's columns for a day that has none."""
+LAKE_PLAN = "GRANARY_DBT_LAKE"  # the plan's index; a table's plan is LAKE_PLAN__<SECTION>__<name>
+
+
+def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> dict[str, str]:
+    """What the build reads of the lake, planned from its catalog, as environment variables for dbt
+    (macros/dwd_source.sql, macros/lake_history.sql): per DWD table and per day history table,
+    Spark's table name, and for DuckDB the data files of the days the build may read (DWD:
+    DWD_LOOKBACK_DAYS before the business date; history: the lake days) with an empty file of the
+    table's columns for a day that has none. One variable per table: a variable over 128 KiB
+    (a year of history's files) would stop dbt from starting its helper processes."""
     import pyarrow.parquet as pq
 
     first = dt - timedelta(days=DWD_LOOKBACK_DAYS)
@@ -111,19 +115,25 @@ def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> s
     history = {name: name for name in dws_history.history_tables(tenant.code)}
     results = paths.quality_dir(tenant.code, dt) / "results.json"
     reconciliation = paths.reconciliation_file(tenant.code, "_", dt).parent
-    return json.dumps(
-        {
-            "first_day": first.isoformat(),
-            "dwd": entries(tables.layer_tables(tenant.code, "dwd"), dwd_days),
-            "history": entries(history, lake_days),
-            "quality": {
-                "results": str(results) if results.is_file() else "",
-                "results_dir": str(results.parent),
-                "reconciliation": [str(p) for p in sorted(reconciliation.glob("*.json"))],
-                "reconciliation_dir": str(reconciliation),
-            },
-        }
-    )
+    sections = {
+        "dwd": entries(tables.layer_tables(tenant.code, "dwd"), dwd_days),
+        "history": entries(history, lake_days),
+    }
+    index = {
+        "first_day": first.isoformat(),
+        **{section: sorted(planned) for section, planned in sections.items()},
+        "quality": {
+            "results": str(results) if results.is_file() else "",
+            "results_dir": str(results.parent),
+            "reconciliation": [str(p) for p in sorted(reconciliation.glob("*.json"))],
+            "reconciliation_dir": str(reconciliation),
+        },
+    }
+    environment = {LAKE_PLAN: json.dumps(index)}
+    for section, planned in sections.items():
+        for name, entry in planned.items():
+            environment[f"{LAKE_PLAN}__{section.upper()}__{name}"] = json.dumps(entry)
+    return environment
 
 
 def write_catalog_seeds() -> None:
@@ -153,13 +163,15 @@ def build_environment(tenant: Tenant, dt: date, target: str) -> dict[str, str]:
     return {
         "GRANARY_DBT_DT": dt.isoformat(),
         "GRANARY_DBT_LAKE_DAYS": ",".join(d.isoformat() for d in lake_days),
-        "GRANARY_DBT_LAKE": plan_lake(tenant, dt, target, lake_days),
+        **plan_lake(tenant, dt, target, lake_days),
     }
 
 
 def _invoke_dbt(
     args: list[str], label: str, environment: dict[str, str]
 ) -> tuple[bool, BaseException | None]:
+    for stale in [name for name in os.environ if name.startswith(f"{LAKE_PLAN}__")]:
+        del os.environ[stale]  # an earlier build's (this process builds day after day)
     os.environ.update(environment)
     try:
         return _invoke_dbt_runner(args, label)
@@ -304,8 +316,12 @@ def _record_lake_snapshots(building: Path, environment: dict[str, str]) -> None:
     with the day's version (granary history, granary lake diff)."""
     import duckdb
 
-    planned = json.loads(environment["GRANARY_DBT_LAKE"])["dwd"]
-    rows = [(tables.table_name("dwd", t), entry["snapshot_id"]) for t, entry in sorted(planned.items())]
+    prefix = f"{LAKE_PLAN}__DWD__"
+    rows = [
+        (tables.table_name("dwd", name.removeprefix(prefix)), json.loads(entry)["snapshot_id"])
+        for name, entry in sorted(environment.items())
+        if name.startswith(prefix)
+    ]
     with duckdb.connect(str(building)) as con:
         con.execute(
             f"create or replace table main.{LAKE_SNAPSHOT_TABLE} (table_name varchar, snapshot_id bigint)"
