@@ -21,7 +21,7 @@ import duckdb
 import pytest
 from support.scan import file_strings
 
-from granary.core import paths
+from granary.core import config, paths
 from granary.core.postgres import admin_connect, province_database, serving_database
 from granary.core.tenants import Tenant, get_tenant
 from granary.lake import erasure as lake_erasure
@@ -32,6 +32,7 @@ from granary.serving.publish import init_serving
 pytestmark = pytest.mark.slow
 
 CODE = "anfeng"  # a bank of tenants/ that no other test runs
+SERVING_DB = f"granary_serving_erasure_test_{os.getpid()}"
 
 
 def granary(*args: str, worker: str) -> subprocess.CompletedProcess:
@@ -49,15 +50,20 @@ def bank(spark_remote: str, serving_db: str, granary_worker: str) -> Iterator[Te
 
     from granary.generate import generate
 
-    tenant = get_tenant(CODE)
-    drop_serving([tenant])
-    init_serving([tenant])
-    generate([tenant], list(DAYS), scale=0.01, seed=23)
-    for day in DAYS:
-        granary("run", "--tenant", CODE, "--date", day.isoformat(), worker=granary_worker)
-    yield tenant
-    drop_serving([tenant])
-    tables.drop_namespace(CODE)
+    with pytest.MonkeyPatch.context() as mp:
+        # Serving databases of its own prefix: drop_serving also drops the prefix's province database.
+        mp.setenv("GRANARY_SERVING_DB", SERVING_DB)
+        config.settings.cache_clear()
+        tenant = get_tenant(CODE)
+        drop_serving([tenant])
+        init_serving([tenant])
+        generate([tenant], list(DAYS), scale=0.01, seed=23)
+        for day in DAYS:
+            granary("run", "--tenant", CODE, "--date", day.isoformat(), worker=granary_worker)
+        yield tenant
+        drop_serving([tenant])
+        tables.drop_namespace(CODE)
+    config.settings.cache_clear()
 
 
 def _customer(tenant: Tenant) -> str:

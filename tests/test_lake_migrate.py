@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from granary.core import paths
+from granary.core import config, paths
 from granary.core.tenants import Tenant, get_tenant
 from granary.lake import migrate, tables
 from granary.pipeline import dws_history
@@ -91,13 +91,18 @@ def test_migrate_checks_every_day_then_a_fourth_night_builds_on_it(
     # The fourth night: its own extracts, chained from the migrated history.
     tenant: Tenant = get_tenant(CODE)
     fourth = published_day.dt + timedelta(days=1)
-    drop_serving([tenant])
-    init_serving([tenant])
-    try:
-        generate([tenant], [fourth], scale=0.01, seed=7)
-        granary("run", "--tenant", CODE, "--date", fourth.isoformat(), worker=granary_worker)
-        assert dws_history.lake_days(CODE, fourth + timedelta(days=1)) == [*published_day.days, fourth]
-        history = tables.read_days(CODE, "dws", "measure__history", [fourth])
-        assert history.num_rows > 0
-    finally:
+    with pytest.MonkeyPatch.context() as mp:
+        # Serving databases of its own prefix: drop_serving also drops the prefix's province database.
+        mp.setenv("GRANARY_SERVING_DB", f"granary_serving_migrate_test_{os.getpid()}")
+        config.settings.cache_clear()
         drop_serving([tenant])
+        init_serving([tenant])
+        try:
+            generate([tenant], [fourth], scale=0.01, seed=7)
+            granary("run", "--tenant", CODE, "--date", fourth.isoformat(), worker=granary_worker)
+            assert dws_history.lake_days(CODE, fourth + timedelta(days=1)) == [*published_day.days, fourth]
+            history = tables.read_days(CODE, "dws", "measure__history", [fourth])
+            assert history.num_rows > 0
+        finally:
+            drop_serving([tenant])
+    config.settings.cache_clear()
