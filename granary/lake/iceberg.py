@@ -13,6 +13,7 @@ Why Iceberg, and Spark 4.1: docs/lakehouse.md.
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,13 @@ def ensure_catalog() -> None:
             )
         )
         ensure_database(conn, catalog_database(), owner=catalog_role())
+    # The catalog's two tables, made now, once: every Spark session and pyiceberg client creates them
+    # when missing, and two doing so at once (a bank's first night, banks side by side) collide.
+    # Spark's JDBC catalog at schema V1 also records each entry's type.
+    _open_catalog.cache_clear()
+    catalog()
+    with admin_connect(catalog_database(), autocommit=True) as conn:
+        conn.execute("alter table iceberg_tables add column if not exists iceberg_type varchar(5)")
 
 
 def drop_catalog() -> None:
@@ -117,13 +125,21 @@ def catalog():  # -> pyiceberg.catalog.sql.SqlCatalog (import kept lazy)
 def _open_catalog(uri: str, warehouse_uri: str):
     from pyiceberg.catalog.sql import SqlCatalog
 
-    try:
-        return SqlCatalog(CATALOG, uri=uri, warehouse=warehouse_uri)
-    except Exception as exc:  # SQLAlchemy's OperationalError names the cause; keep it
-        raise EngineError(
-            f"cannot open the lake catalog {uri.rsplit('@', 1)[-1]}: {exc}. "
-            "Is PostgreSQL running, and has `granary lake init` created the catalog?"
-        ) from exc
+    for attempt in range(3):
+        try:
+            return SqlCatalog(CATALOG, uri=uri, warehouse=warehouse_uri)
+        except Exception as exc:  # SQLAlchemy's OperationalError names the cause; keep it
+            # Opening a new catalog creates its two tables: two processes doing it at once collide
+            # in PostgreSQL (a duplicate type name); another try finds them made.
+            racing = "already exists" in str(exc) or "duplicate key" in str(exc)
+            if racing and attempt < 2:
+                time.sleep(0.5)
+                continue
+            raise EngineError(
+                f"cannot open the lake catalog {uri.rsplit('@', 1)[-1]}: {exc}. "
+                "Is PostgreSQL running, and has `granary lake init` created the catalog?"
+            ) from exc
+    raise AssertionError("unreachable")
 
 
 def duckdb_relation(conn: Any, identifier: str, snapshot_id: int | None = None, view: str | None = None):
