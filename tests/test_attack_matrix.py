@@ -481,8 +481,8 @@ def lake_attempts(me: Tenant, t: Target, sqllab: Any | None) -> list[Attempt]:
     mine = serving.tenant_conninfo(me)
     them = t.tenant
 
-    def add(name: str, statements: list[str], path: Path) -> None:
-        tried = f"as {me.reader_role}: " + "; ".join(statements)
+    def add(name: str, statements: list[str], path: Path | None, conninfo: dict[str, Any] = mine) -> None:
+        tried = f"as {conninfo['user']} on {conninfo['dbname']}: " + "; ".join(statements)
         out.append(
             Attempt(
                 "lake",
@@ -490,8 +490,8 @@ def lake_attempts(me: Tenant, t: Target, sqllab: Any | None) -> list[Attempt]:
                 them.code,
                 name,
                 tried,
-                lambda: pg_session(mine, statements),
-                extra=file_markers(path),
+                lambda: pg_session(conninfo, statements),
+                extra=file_markers(path) if path else (),
             )
         )
 
@@ -521,17 +521,7 @@ def lake_attempts(me: Tenant, t: Target, sqllab: Any | None) -> list[Attempt]:
         ),
         ("the catalog's login, A's database", _connect_as(me, user=iceberg.catalog_role())),
     ]:
-        shown = {k: ("***" if k == "password" else v) for k, v in conninfo.items()}
-        out.append(
-            Attempt(
-                "lake",
-                me.code,
-                them.code,
-                name,
-                f"{shown}: " + "; ".join(catalog_probe),
-                lambda info=conninfo: pg_session(info, catalog_probe),
-            )
-        )
+        add(name, catalog_probe, None, conninfo)
     # Iceberg's JDBC catalog tables through A's own database: no foreign-data door opens there.
     add(
         "dblink to the lake catalog",

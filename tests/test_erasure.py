@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
+from support.cli import granary
 from support.scan import file_strings
 
 from granary.core import config, paths
@@ -33,15 +32,6 @@ pytestmark = pytest.mark.slow
 
 CODE = "anfeng"  # a bank of tenants/ that no other test runs
 SERVING_DB = f"granary_serving_erasure_test_{os.getpid()}"
-
-
-def granary(*args: str, worker: str) -> subprocess.CompletedProcess:
-    cli = Path(sys.executable).with_name("granary")
-    done = subprocess.run(
-        [str(cli), *args], env={**os.environ, "GRANARY_WORKER": worker}, capture_output=True, text=True
-    )
-    assert done.returncode == 0, f"granary {' '.join(args)}: exit {done.returncode}\n{done.stderr[-3000:]}"
-    return done
 
 
 @pytest.fixture(scope="module")

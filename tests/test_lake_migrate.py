@@ -10,14 +10,12 @@ lake table yet. Real engines: pyiceberg and the JDBC catalog, then a whole night
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from support.cli import granary
 
 from granary.core import config, paths
 from granary.core.tenants import Tenant, get_tenant
@@ -29,15 +27,6 @@ from granary.serving.publish import init_serving
 pytestmark = pytest.mark.slow
 
 SOURCE, CODE = "qingshan", "baichuan"  # baichuan: a bank of tenants/ no other test runs
-
-
-def granary(*args: str, worker: str) -> subprocess.CompletedProcess:
-    cli = Path(sys.executable).with_name("granary")
-    done = subprocess.run(
-        [str(cli), *args], env={**os.environ, "GRANARY_WORKER": worker}, capture_output=True, text=True
-    )
-    assert done.returncode == 0, f"granary {' '.join(args)}: exit {done.returncode}\n{done.stderr[-3000:]}"
-    return done
 
 
 @pytest.fixture(scope="module")
