@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from granary.core import config
+from ingest_clean import granary_env  # scoped settings, one way for every benchmark
+
 from granary.lake import iceberg, tables
 from granary.stack.cluster import use_remote
 
@@ -46,22 +46,6 @@ DAY_STEPS = ("ingest", "clean", "route", "validate", "transform")
 
 
 @contextmanager
-def _env(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    config.settings.cache_clear()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        config.settings.cache_clear()
-
-
-@contextmanager
 def use_roots(roots: DayRoots, create: bool = True) -> Iterator[None]:
     """This process on the run's lake (root and catalog, the catalog created if missing unless
     `create` is false) and warehouse for the block: start the run's Spark server inside it, so the
@@ -71,7 +55,7 @@ def use_roots(roots: DayRoots, create: bool = True) -> Iterator[None]:
         "GRANARY_WAREHOUSE_ROOT": str(roots.warehouse_root),
         "GRANARY_LAKE_CATALOG": roots.lake_catalog,
     }
-    with _env(**env):
+    with granary_env(**env):
         # The tables of both runs have the same names: what this process saw created was the other's.
         tables.forget_tables()
         if create:
@@ -84,7 +68,7 @@ def use_roots(roots: DayRoots, create: bool = True) -> Iterator[None]:
 
 def drop_lake(roots: DayRoots) -> None:
     """Drop the run's lake catalog (its database and role; the files stay under its lake root)."""
-    with _env(GRANARY_LAKE_CATALOG=roots.lake_catalog):
+    with granary_env(GRANARY_LAKE_CATALOG=roots.lake_catalog):
         iceberg.drop_catalog()
 
 
