@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -31,13 +32,14 @@ from granary.serving.publish import init_serving
 pytestmark = pytest.mark.slow
 
 CODE = "anfeng"  # a bank of tenants/ that no other test runs
+# Days of its own: generating a bank's days rewrites the province's provider files of those days,
+# and a later rerun of the published days (test_slice) would route nothing from them.
+DAYS = (date(2026, 2, 1), date(2026, 2, 2), date(2026, 2, 3))
 SERVING_DB = f"granary_serving_erasure_test_{os.getpid()}"
 
 
 @pytest.fixture(scope="module")
 def bank(spark_remote: str, serving_db: str, granary_worker: str) -> Iterator[Tenant]:
-    from day_fixtures import DAYS
-
     from granary.generate import generate
 
     with pytest.MonkeyPatch.context() as mp:
@@ -59,13 +61,13 @@ def bank(spark_remote: str, serving_db: str, granary_worker: str) -> Iterator[Te
 def _customer(tenant: Tenant) -> str:
     """A customer with a loan and a deposit on the last day, whose name no other customer has
     (a name is not an identifier: another customer's must stay)."""
-    rows = tables.read_days(CODE, "ods", "customer", [max(_days())]).to_pylist()
+    rows = tables.read_days(CODE, "ods", "customer", [max(DAYS)]).to_pylist()
     names: dict[str, int] = {}
     for row in rows:
         names[row["customer_name"]] = names.get(row["customer_name"], 0) + 1
-    borrowers = {r["customer_id"] for r in tables.read_days(CODE, "dwd", "loan", [max(_days())]).to_pylist()}
+    borrowers = {r["customer_id"] for r in tables.read_days(CODE, "dwd", "loan", [max(DAYS)]).to_pylist()}
     savers = {
-        r["customer_id"] for r in tables.read_days(CODE, "dwd", "deposit_account", [max(_days())]).to_pylist()
+        r["customer_id"] for r in tables.read_days(CODE, "dwd", "deposit_account", [max(DAYS)]).to_pylist()
     }
     candidates = sorted(
         r["customer_id"]
@@ -74,12 +76,6 @@ def _customer(tenant: Tenant) -> str:
     )
     assert candidates, "no borrower with a deposit and a name of their own"
     return candidates[0]
-
-
-def _days():
-    from day_fixtures import DAYS
-
-    return DAYS
 
 
 def _files() -> list[Path]:
@@ -142,7 +138,7 @@ def _others(tenant: Tenant, customer: str) -> dict[str, str]:
     and in the serving database's tags and profiles."""
     digests = {}
     for table, name in tables.layer_tables(CODE, "dwd").items():
-        rows = tables.read_days(CODE, "dwd", table, _days())
+        rows = tables.read_days(CODE, "dwd", table, DAYS)
         if "customer_id" in rows.column_names:
             kept = sorted(
                 json.dumps(r, sort_keys=True, default=str)
@@ -169,7 +165,7 @@ def test_erase_a_customer_from_every_file(bank: Tenant, granary_worker: str) -> 
     prefixes = {v[:16] for v in values if len(v) > 16}
     before = _others(bank, customer)
     days_held = sum(
-        r["customer_id"] == customer for r in tables.read_days(CODE, "dwd", "customer", _days()).to_pylist()
+        r["customer_id"] == customer for r in tables.read_days(CODE, "dwd", "customer", DAYS).to_pylist()
     )
 
     # Positive controls: the scans see the customer before the erasure.
