@@ -22,8 +22,9 @@ DOC_MD = f"""\
 小文件与清单合并、孤儿文件清除. Once a day, bank by bank: snapshots older than the installation's
 retention expired (time travel reaches back that far), a day's small files and the manifests
 compacted, and orphan files (a write killed before its commit) removed after a day's grace.
-One task per bank, so one bank's trouble never holds the others'. The ops dashboard shows each
-bank's snapshots, files, bytes and last compaction.
+One task per bank, so one bank's trouble never holds the others', and one for the province's own
+tables (the external data ledger, a commit per bank and day). The ops dashboard shows each bank's
+snapshots, files, bytes and last compaction.
 """
 
 with DAG(
@@ -43,3 +44,4 @@ with DAG(
             bash_command=f"{GRANARY_BIN} lake housekeep --tenants {bank['code']}",
             pool=f"bank_{bank['code']}",
         )
+    GranaryStep(task_id="housekeep.province", bash_command=f"{GRANARY_BIN} lake housekeep --province")

@@ -161,7 +161,9 @@ def test_lake_dag_keeps_each_banks_tables_in_its_own_task(repo_dags: dict) -> No
         and lake["max_active_runs"] == 1
         and lake["timetable"] == "CronTriggerTimetable"
     )
-    assert set(lake["tasks"]) == {f"housekeep.{t.code}" for t in tenants}
+    assert set(lake["tasks"]) == {f"housekeep.{t.code}" for t in tenants} | {"housekeep.province"}
+    province = lake["tasks"]["housekeep.province"]
+    assert province["command"] == f"{granary} lake housekeep --province" and province["downstream"] == []
     for tenant in tenants:
         task = lake["tasks"][f"housekeep.{tenant.code}"]
         assert task["command"] == f"{granary} lake housekeep --tenants {tenant.code}"
@@ -230,7 +232,7 @@ def test_fifty_one_banks_parse_fast(tmp_path: Path) -> None:
     assert parsed["import_errors"] == {}
     banks = {d for d in parsed["dags"] if d.startswith("granary_bank_")}
     assert len(banks) == 51 and set(parsed["dags"]) == banks | {PROVINCE, LAKE} | ALERT_DAGS
-    assert len(parsed["dags"][LAKE]["tasks"]) == 51
+    assert len(parsed["dags"][LAKE]["tasks"]) == 51 + 1  # and the province's tables
     ingests = [t for d in banks for t in parsed["dags"][d]["tasks"] if t.startswith("ingest.")]
     assert len(ingests) >= 510, len(ingests)
     assert parsed["dags"][PROVINCE]["schedule_assets"] == [f"published_bank{i:02d}" for i in range(1, 52)]
@@ -252,5 +254,5 @@ def test_a_broken_bank_file_drops_only_that_bank(tmp_path: Path) -> None:
     parsed = parse_dags(tmp_path)
     assert parsed["import_errors"] == {}
     assert set(parsed["dags"]) == {"granary_bank_good", PROVINCE, LAKE} | ALERT_DAGS
-    assert set(parsed["dags"][LAKE]["tasks"]) == {"housekeep.good"}
+    assert set(parsed["dags"][LAKE]["tasks"]) == {"housekeep.good", "housekeep.province"}
     assert parsed["dags"][PROVINCE]["schedule_assets"] == ["published_good"]

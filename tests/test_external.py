@@ -11,8 +11,9 @@ import hashlib
 import json
 import re
 import shutil
+import time
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from granary.lake import tables
 from granary.pipeline import run as pipeline
 from granary.pipeline.pii import token
 from granary.pipeline.route import customer_tokens, route
-from granary.province.ledger import monthly_bill, read_ledger
+from granary.province.ledger import ledger_rows, monthly_bill, read_ledger
 
 # Days of their own (not the published_day fixture's), in one month, so the bill is this test's.
 DAYS = (date(2026, 10, 30), date(2026, 10, 31))
@@ -66,9 +67,10 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def routed_files(tenant: Tenant, dt: date) -> dict[str, str]:
+def routed_output(tenant: Tenant, dt: date) -> tuple[dict[str, str], list[dict]]:
+    """The bank's routed files (digests) and ledger rows of the day."""
     files = [paths.landing_file(tenant.code, dt, t) for t in tables_of("external")]
-    return {p.name: digest(p) for p in [*files, paths.ledger_file(tenant.code, dt)]}
+    return {p.name: digest(p) for p in files}, ledger_rows(tenant.code, dt)
 
 
 @pytest.fixture(scope="module")
@@ -183,10 +185,10 @@ def test_the_ledger_meters_what_was_routed(routed: dict[str, Tenant]) -> None:
 
 def test_rerouting_is_idempotent(routed: dict[str, Tenant]) -> None:
     tenant, dt = routed["hexi"], DAYS[1]
-    before = routed_files(tenant, dt)
+    before = routed_output(tenant, dt)
     province = {p.name: digest(p) for p in paths.province_landing_dir(dt).iterdir()}
     route(tenant, dt)
-    assert routed_files(tenant, dt) == before
+    assert routed_output(tenant, dt) == before
     assert {p.name: digest(p) for p in paths.province_landing_dir(dt).iterdir()} == province
 
 
@@ -213,6 +215,23 @@ def test_the_monthly_bill_sums_the_days(routed: dict[str, Tenant]) -> None:
     assert monthly_bill("2026-08").lines == []
 
 
+def test_housekeeping_the_province_keeps_the_ledger(routed: dict[str, Tenant]) -> None:
+    """The ledger takes a commit per bank and day: housekeeping expires its old snapshots (here all
+    but the current one) and compacts its files, and every bank's rows and the bill stay the same."""
+    from granary.lake import housekeeping, province
+    from granary.pipeline.spark import get_session
+
+    before = {(code, dt): ledger_rows(code, dt) for code in routed for dt in DAYS}
+    bill = monthly_bill(MONTH)
+    started_ms = time.time() * 1000
+    done = housekeeping.housekeep(get_session(), paths.PROVINCE, timedelta(0), orphan_grace=timedelta(0))
+    assert [u.table for u in done] == ["ledger"] and done[0].snapshots_expired > 0
+    # one snapshot from before stays (the current one then); the compactions' are new
+    assert len([s for s in province.load("ledger").snapshots() if s.timestamp_ms < started_ms]) == 1
+    assert {(code, dt): ledger_rows(code, dt) for code in routed for dt in DAYS} == before
+    assert monthly_bill(MONTH) == bill
+
+
 def test_a_malformed_provider_file_fails_naming_file_and_row(routed: dict[str, Tenant]) -> None:
     tenant = routed["qingshan"]
     source, target = paths.province_landing_dir(DAYS[0]), paths.province_landing_dir(BAD_DAY)
@@ -230,7 +249,7 @@ def test_a_malformed_provider_file_fails_naming_file_and_row(routed: dict[str, T
     assert "row 3 " in message and "5 fields" in message
     assert digest(bad) == raw
     assert not paths.landing_dir(tenant.code, BAD_DAY).exists()
-    assert not paths.ledger_file(tenant.code, BAD_DAY).exists()
+    assert ledger_rows(tenant.code, BAD_DAY) == []
 
 
 def test_a_day_without_deliveries_is_empty_but_valid(routed: dict[str, Tenant]) -> None:

@@ -61,6 +61,13 @@ def test_every_layer_is_an_iceberg_table_in_the_banks_namespace(published_day) -
         # day folders hold the quality gate's and cleaning's JSON records and Data Docs, no data
         assert [p for p in day_folders if any((lake / p).rglob("*.parquet"))] == []
         assert dws_history.lake_days(tenant.code, published_day.dt) == list(published_day.days[:-1])
+    # the province's own table: the external data ledger, partitioned by day, no folder of days
+    ledger = catalog().load_table(f"{paths.PROVINCE}.ledger")
+    [field] = ledger.spec().fields
+    assert ledger.schema().find_field(field.source_id).name == "dt"
+    banks = {t.code for t in published_day.tenants}
+    assert {r["bank"] for r in ledger.scan(selected_fields=("bank",)).to_arrow().to_pylist()} >= banks
+    assert list((settings().lake_root / paths.PROVINCE).rglob("dt=*")) == []
 
 
 # --- a contract that grows -------------------------------------------------------------------------
@@ -253,3 +260,33 @@ def test_a_killed_clean_leaves_the_old_day_or_the_new_one_and_no_orphan(spark_re
         missing = [p for p in housekeeping.referenced_files(KILLED.code, name) if not Path(p).exists()]
         assert missing == [], name
     assert _day_rows("dwd") == new
+
+
+# --- the day history's horizon ---------------------------------------------------------------------
+
+
+def test_history_days_past_the_horizon_are_dropped_after_a_build(granary_env: Path) -> None:
+    """expire() drops each history table's days older than the horizon, the index's last, and
+    leaves the lake alone (not even a commit) while the index holds no day that old."""
+    import pyarrow as pa
+
+    bank, model = "lakehorizon", ("dws", "measure__history")
+    newest = date(2026, 6, 30)
+    old, kept = newest - timedelta(days=dws_history.HORIZON_DAYS + 1), newest - timedelta(days=1)
+    for day in (old, kept):
+        tables.write_day_arrow(pa.table({"dt": [day], "value": [1.0]}), bank, *model, day)
+        dws_history.record_day(bank, day, [tables.table_name(*model)])
+    try:
+        assert dws_history.expire(bank, newest) == [tables.table_name(*model), "dws_build_day"]
+        for layer_table in (model, dws_history.BUILD_DAY):
+            held = tables.read_days(bank, *layer_table, [old, kept], columns=["build_dt"])
+            assert held.column("build_dt").to_pylist() == [kept], layer_table
+        before = {name: _snapshot_count(bank, name) for name in tables.tables_of(bank)}
+        assert dws_history.expire(bank, newest) == []
+        assert {name: _snapshot_count(bank, name) for name in before} == before
+    finally:
+        tables.drop_namespace(bank)
+
+
+def _snapshot_count(bank: str, name: str) -> int:
+    return len(tables.load(bank, *tables.split_name(name)).snapshots())

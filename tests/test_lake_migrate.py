@@ -3,7 +3,8 @@ bank's Iceberg tables, checked, and a fourth night built on it.
 
 The old lake is made the way the old writers laid it out, from a published bank's three days: every
 ODS, DWD and quarantine day as `lake/<bank>/<layer>/<table>/dt=<day>/part-00000.parquet`, the DWS
-day history as `lake/<bank>/dws/<model>/dt=<day>/`. It is given to a bank of its own that has no
+day history as `lake/<bank>/dws/<model>/dt=<day>/`, the external data ledger as
+`lake/_province/ledger/dt=<day>/<bank>.parquet`. It is given to a bank of its own that has no
 lake table yet. Real engines: pyiceberg and the JDBC catalog, then a whole night by the CLI.
 """
 
@@ -13,14 +14,17 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from support.cli import granary
 
 from granary.core import config, paths
+from granary.core.config import settings
 from granary.core.tenants import Tenant, get_tenant
 from granary.lake import migrate, tables
 from granary.pipeline import dws_history
+from granary.province.ledger import ledger_rows, read_ledger
 from granary.serving.databases import drop_serving
 from granary.serving.publish import init_serving
 
@@ -52,6 +56,12 @@ def old_lake(published_day) -> Iterator[dict[tuple[str, object], tuple[int, str]
             folder.mkdir(parents=True)
             pq.write_table(rows, folder / "part-00000.parquet")
             originals[(name, day)] = (rows.num_rows, migrate.content_hash(rows))
+    for day in published_day.days:  # the province's ledger files, as the old router wrote them
+        rows = [{**row, "bank": CODE} for row in read_ledger(SOURCE, day)]
+        folder = settings().lake_root / paths.PROVINCE / migrate.LEDGER / f"dt={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows), folder / f"{CODE}.parquet")
+        originals[("ledger", day)] = (len(rows), migrate.content_hash(pa.Table.from_pylist(rows)))
     yield originals
     tables.drop_namespace(CODE)
 
@@ -62,12 +72,17 @@ def test_migrate_checks_every_day_then_a_fourth_night_builds_on_it(
     from granary.generate import generate
 
     build_day = tables.table_name(*dws_history.BUILD_DAY)
-    assert {name for name, _ in old_lake} == set(tables.tables_of(SOURCE)) - {build_day}
-    first = granary("lake", "migrate", "--tenants", CODE, worker=granary_worker)
-    assert f"{len(old_lake)} table days checked ({len(old_lake)} written, 0 already there)" in " ".join(
-        first.stderr.split()
-    )
-    for (name, day), (count, digest) in old_lake.items():
+    ledger = {day: held for (name, day), held in old_lake.items() if name == "ledger"}
+    lake_days = {key: held for key, held in old_lake.items() if key[0] != "ledger"}
+    assert {name for name, _ in lake_days} == set(tables.tables_of(SOURCE)) - {build_day}
+    first = " ".join(granary("lake", "migrate", "--tenants", CODE, worker=granary_worker).stderr.split())
+    assert f"{len(lake_days)} table days checked ({len(lake_days)} written, 0 already there)" in first
+    assert f"{len(ledger)} ledger days into the province's ledger table" in first
+    for day, (count, digest) in ledger.items():
+        rows = ledger_rows(CODE, day)
+        assert (len(rows), migrate.content_hash(pa.Table.from_pylist(rows))) == (count, digest), day
+    assert migrate.old_ledger_files(CODE) == []
+    for (name, day), (count, digest) in lake_days.items():
         layer, table = tables.split_name(name)
         rows = tables.read_days(CODE, layer, table, [day]).drop_columns([tables.day_column(layer)])
         assert (rows.num_rows, migrate.content_hash(rows)) == (count, digest), (name, day)

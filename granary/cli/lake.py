@@ -29,18 +29,27 @@ def lake_init() -> None:
 @lake_app.command("housekeep")
 def lake_housekeep(
     tenants: Annotated[
-        str | None, typer.Option("--tenants", help="bank codes, comma-separated; default: all")
+        str | None,
+        typer.Option("--tenants", help="bank codes, comma-separated; default: all, and the province's"),
     ] = None,
+    province: Annotated[
+        bool, typer.Option("--province", help="only the province's own tables (the external data ledger)")
+    ] = False,
     orphan_grace_hours: Annotated[
         float, typer.Option(help="only files older than this can be orphans (a write may be in flight)")
     ] = 24.0,
 ) -> None:
     """Expire snapshots older than the installation's retention (GRANARY_LAKE_SNAPSHOT_RETENTION_DAYS),
     compact small files and manifests, and remove orphan files, table by table."""
+    from granary.core.paths import PROVINCE
     from granary.lake import housekeeping
     from granary.pipeline.spark import get_session, spark_errors
 
-    codes = [t.code for t in banks_arg(tenants)]
+    if province and tenants:
+        raise typer.BadParameter("give --tenants or --province, not both")
+    codes = [] if province else [t.code for t in banks_arg(tenants)]
+    if province or tenants is None:
+        codes.append(PROVINCE)  # its namespace, housekept like a bank's
     retain = timedelta(days=settings().lake_snapshot_retention_days)
     grace = timedelta(hours=orphan_grace_hours)
 
@@ -103,26 +112,29 @@ def lake_migrate(
         str | None, typer.Option("--tenants", help="bank codes, comma-separated; default: all")
     ] = None,
 ) -> None:
-    """Convert the Parquet lake of an older installation (lake/<bank>/<layer>/<table>/dt=…) into the
-    banks' Iceberg tables in place: each day checked (rows and content), then the old folders removed.
-    Idempotent and resumable: run it again after a stop."""
+    """Convert the Parquet lake of an older installation (lake/<bank>/<layer>/<table>/dt=…, and the
+    province's ledger files) into Iceberg tables in place: each day checked (rows and content), then
+    the old folders removed. Idempotent and resumable: run it again after a stop."""
     from granary.lake import migrate
     from granary.pipeline import dws_history
 
     def run() -> None:
         for bank in banks_arg(tenants):
-            found = migrate.old_days(bank.code)
-            if not found:
+            found, ledger = migrate.old_days(bank.code), migrate.old_ledger_files(bank.code)
+            if not found and not ledger:
                 console.print(f"[green]✓[/] {bank.code}: no Parquet lake left to migrate")
                 continue
-            with console.status(f"migrating {bank.code}: {len(found)} table days…"):
+            what = f"{len(found)} table days, {len(ledger)} ledger days"
+            with console.status(f"migrating {bank.code}: {what}…"):
                 done = migrate.migrate(bank.code)
                 history = dws_history.record_migrated(bank.code, done)
+                ledger_days = migrate.migrate_ledger(bank.code)
             written = sum(not m.already for m in done)
             console.print(
                 f"[green]✓[/] {bank.code}: {len(done)} table days checked ({written} written, "
                 f"{len(done) - written} already there), {sum(m.rows for m in done)} rows; "
-                f"{len(history)} history days; the Parquet folders removed"
+                f"{len(history)} history days; {ledger_days} ledger days into the province's ledger table; "
+                "the Parquet folders removed"
             )
 
     guard(run)

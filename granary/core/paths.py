@@ -22,10 +22,6 @@ def lake_dir(tenant: str) -> Path:
     return settings().lake_root / tenant
 
 
-def partition(table_dir: Path, dt: date) -> Path:
-    return table_dir / f"dt={dt.isoformat()}"
-
-
 def reconciliation_file(tenant: str, table: str, dt: date) -> Path:
     """rows in = rows clean + rows quarantined, one JSON per table and day."""
     return lake_dir(tenant) / "audit" / "reconciliation" / f"dt={dt.isoformat()}" / f"{table}.json"
@@ -76,13 +72,3 @@ def province_landing_dir(dt: date) -> Path:
 def province_file(dt: date, file_name: str) -> Path:
     """One provider product's delivery, e.g. landing/_province/<dt>/<provider>__<product>.csv."""
     return province_landing_dir(dt) / file_name
-
-
-def ledger_root() -> Path:
-    """The usage ledger of external data (metering), all banks and days."""
-    return settings().lake_root / PROVINCE / "ledger"
-
-
-def ledger_file(tenant: str, dt: date) -> Path:
-    """One bank's usage of external data on one day (rewritten whole by a rerun)."""
-    return partition(ledger_root(), dt) / f"{tenant}.parquet"

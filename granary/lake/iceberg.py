@@ -12,6 +12,7 @@ Why Iceberg, and Spark 4.1: docs/lakehouse.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from psycopg import sql
 
 from granary.core.config import settings
 from granary.core.errors import EngineError
+from granary.core.paths import PROVINCE
 from granary.core.postgres import admin_connect, ensure_database
 from granary.core.secrets import read_or_create
 
@@ -97,6 +99,16 @@ def ensure_catalog() -> None:
     catalog()
     with admin_connect(catalog_database(), autocommit=True) as conn:
         conn.execute("alter table iceberg_tables add column if not exists iceberg_type varchar(5)")
+    ensure_namespace(PROVINCE)  # the province's own tables (granary.lake.province)
+
+
+def ensure_namespace(namespace: str) -> None:
+    """The namespace exists (two writers creating it at once collide in PostgreSQL: one of them wins)."""
+    from pyiceberg.exceptions import NamespaceAlreadyExistsError
+    from sqlalchemy.exc import IntegrityError
+
+    with contextlib.suppress(NamespaceAlreadyExistsError, IntegrityError):
+        catalog().create_namespace_if_not_exists(namespace)
 
 
 def drop_catalog() -> None:

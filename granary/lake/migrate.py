@@ -6,6 +6,9 @@ day (pyiceberg), then is checked: the table's day has the folder's row count and
 content hash, order aside). A day already migrated with the same rows is left as it is, so a run that
 stopped goes on where it was and a second run changes nothing. Only when every day of the bank
 checked out are the old folders removed.
+
+The province's external data ledger moves the same way: `lake/_province/ledger/dt=<day>/<bank>.parquet`
+becomes the bank's rows of the day in the province table `_province.ledger`.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from pathlib import Path
 
 from granary.catalog.sources import contracts
 from granary.core import paths
+from granary.core.config import settings
 from granary.core.errors import DataError
-from granary.lake import tables
+from granary.lake import province, tables
 
 OLD_LAYERS = ("ods", "dwd", "quarantine")
 OLD_HISTORY = "dws"
+LEDGER = "ledger"  # the province table the old ledger files become (granary.province.ledger)
 
 
 @dataclass(frozen=True)
@@ -134,3 +139,32 @@ def _old_folders(tenant: str) -> Iterator[Path]:
     for layer in (*OLD_LAYERS, OLD_HISTORY):
         if (lake / layer).is_dir():
             yield lake / layer
+
+
+def old_ledger_files(tenant: str) -> list[tuple[date, Path]]:
+    """The bank's old ledger files, `lake/_province/ledger/dt=<day>/<bank>.parquet`, oldest first."""
+    root = settings().lake_root / paths.PROVINCE / LEDGER
+    return [(date.fromisoformat(f.parent.name[3:]), f) for f in sorted(root.glob(f"dt=*/{tenant}.parquet"))]
+
+
+def migrate_ledger(tenant: str) -> int:
+    """The bank's old ledger files into the province table, each day checked (rows and content), then
+    removed (and the day folders they leave empty). Returns the days migrated."""
+    import pyarrow.parquet as pq
+    from pyiceberg.expressions import And, EqualTo
+
+    found = old_ledger_files(tenant)
+    for day, file in found:
+        rows = pq.read_table(file)
+        province.replace_bank_day(LEDGER, rows, tenant, day)
+        held = province.read(LEDGER, And(EqualTo("dt", day.isoformat()), EqualTo("bank", tenant)))
+        if held is None or content_hash(held) != content_hash(rows):
+            raise DataError(
+                f"{file}: the migrated ledger day in {province.identifier(LEDGER)} does not hold the "
+                "file's rows; the file is kept. Run `granary lake migrate` again"
+            )
+    for _, file in found:
+        file.unlink()
+        if not any(file.parent.iterdir()):
+            file.parent.rmdir()
+    return len(found)

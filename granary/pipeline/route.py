@@ -4,7 +4,7 @@ A record goes to the bank if the HMAC token of its resident ID under the bank's 
 of the tokens in the bank's DWD customer table for the day — the router never sees a bank's
 clear IDs, and a record of another bank's customer (or of nobody's) never reaches this bank.
 The bank's ext_<kind>.csv files are written whole (header only when nothing matched) in the
-bank's encoding, and its ledger file for the day is replaced: a rerun gives the same bytes.
+bank's encoding, and its ledger rows for the day are replaced: a rerun gives the same files and rows.
 """
 
 from __future__ import annotations

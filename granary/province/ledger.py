@@ -1,20 +1,22 @@
 """The usage ledger of external data (metering) and the monthly bill built from it.
 
-Each bank's routing writes one Parquet file per day, `lake/_province/ledger/dt=<dt>/<bank>.parquet`,
-with a row per provider product (records routed, unit price, amount), replaced whole by a
-rerun. A monthly bill is an aggregate over a month of these files (DuckDB over Parquet).
+The ledger is the province's lake table `_province.ledger` (granary.lake.province), partitioned
+by day. Each bank's routing replaces its own rows of the day, a row per provider product (records
+routed, unit price, amount), in one commit. A monthly bill is an aggregate over a month of it
+(DuckDB over the month's Arrow rows). The ledger is the province's: removing a bank keeps its rows.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from granary.catalog.providers import Feed
-from granary.core import paths
 from granary.core.errors import DataError
+from granary.lake import province
+
+LEDGER = "ledger"  # the province table's name
 
 CENT = Decimal("0.01")
 
@@ -66,25 +68,32 @@ def _schema():
 
 
 def write_ledger(bank: str, dt: date, rows: list[LedgerRow]) -> None:
-    """Replace the bank's ledger file for the day (atomically)."""
+    """Replace the bank's ledger rows of the day (one commit)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    path = paths.ledger_file(bank, dt)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pylist([asdict(r) for r in rows], schema=_schema())
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    province.replace_bank_day(LEDGER, table, bank, dt)
+
+
+def ledger_rows(bank: str, dt: date) -> list[dict]:
+    """The bank's ledger rows of the day, by provider and product; none if the day was not routed
+    (a routed day has a row per product, records or not)."""
+    from pyiceberg.expressions import And, EqualTo
+
+    found = province.read(LEDGER, And(EqualTo("dt", dt.isoformat()), EqualTo("bank", bank)))
+    rows = [] if found is None else found.to_pylist()
+    return sorted(rows, key=lambda r: (r["provider"], r["product"]))
 
 
 def read_ledger(bank: str, dt: date) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    path = paths.ledger_file(bank, dt)
-    if not path.is_file():
-        raise DataError(f"{path}: no ledger for {bank} on {dt}; run `granary external route` first")
-    return pq.read_table(path).to_pylist()
+    """The bank's ledger rows of a day it was routed; refused, with what to run, otherwise."""
+    rows = ledger_rows(bank, dt)
+    if not rows:
+        raise DataError(
+            f"no ledger rows for {bank} on {dt} in lake table {province.identifier(LEDGER)}; run "
+            f"`granary route --tenant {bank} --date {dt}` first"
+        )
+    return rows
 
 
 @dataclass(frozen=True)
@@ -120,27 +129,29 @@ class Bill:
 def monthly_bill(month: str, bank: str | None = None) -> Bill:
     """Each bank's usage of each provider product over a calendar month (YYYY-MM)."""
     import duckdb
+    from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThanOrEqual
 
     try:
         first = date.fromisoformat(f"{month}-01")
     except ValueError:
         raise DataError(f"'{month}' is not a month; use YYYY-MM, e.g. 2026-11") from None
-    files = sorted(paths.ledger_root().glob(f"dt={first:%Y-%m}-*/*.parquet"))
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    month_filter = And(GreaterThanOrEqual("dt", first.isoformat()), LessThanOrEqual("dt", last.isoformat()))
     if bank is not None:
-        files = [f for f in files if f.stem == bank]
-    if not files:
+        month_filter = And(month_filter, EqualTo("bank", bank))
+    month_rows = province.read(LEDGER, month_filter)
+    if month_rows is None or not month_rows.num_rows:
         return Bill(month, [], {})
     with duckdb.connect() as db:
+        db.register("month_rows", month_rows)
         rows = db.execute(
             """
             select bank, provider, product, kind, unit_price,
                    count(distinct dt) as days, sum(records) as records, sum(amount) as amount
-            from read_parquet(?, hive_partitioning = false)
-            where strftime(dt, '%Y-%m') = ?
+            from month_rows
             group by all
             order by bank, provider, product, unit_price
-            """,
-            [[str(f) for f in files], month],
+            """
         ).fetchall()
     lines = [
         BillLine(b, p, pr, k, Decimal(u), int(d), int(r), Decimal(a).quantize(CENT))

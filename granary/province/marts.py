@@ -270,13 +270,11 @@ def _feeds() -> dict[tuple[str, str], Any]:
 
 
 def _usage(marts: BankMarts, tenant: Tenant, dt: date) -> None:
-    """The bank's metered external data for dt (its ledger file; none if it was not routed)."""
-    from granary.province.ledger import read_ledger
+    """The bank's metered external data for dt (its ledger rows; none if it was not routed)."""
+    from granary.province.ledger import ledger_rows
 
-    if not paths.ledger_file(tenant.code, dt).is_file():
-        return
     catalog = _feeds()
-    for row in read_ledger(tenant.code, dt):
+    for row in ledger_rows(tenant.code, dt):
         feed = catalog.get((row["provider"], row["product"]))
         marts.usage.append(
             (
