@@ -263,28 +263,45 @@ class PlannedTable:
     files: list[tuple[date, str]]  # (day, local path) of the data files of the days asked for
     schema: Any  # the table's Arrow schema
     snapshot_id: int | None  # the snapshot planned from (None: the table has none yet)
+    committed_days: frozenset[str]  # days a kept snapshot wrote (DAY_PROPERTY), empty ones too
+
+    def holds(self, day: date) -> bool:
+        """The day was written (it may be empty), as day_written answers, for a planned day."""
+        return day.isoformat() in self.committed_days or any(d == day for d, _ in self.files)
+
+
+# Tables planned side by side: a plan is mostly waiting on the catalog and reading small files.
+PLAN_THREADS = 4
 
 
 def plan(tenant: str, names: Iterable[str], days: Iterable[date]) -> dict[str, PlannedTable]:
     """For each named table of the bank (`<layer>_<table>`): its data files of the given days, its
     Arrow schema and the snapshot they are of, from one load of its metadata."""
+    from concurrent.futures import ThreadPoolExecutor
+
     days = list(days)
-    planned = {}
-    for name in names:
+
+    def plan_one(name: str) -> PlannedTable:
         layer, _ = split_name(name)
         iceberg_table = catalog().load_table(f"{tenant}.{name}")
         current = iceberg_table.current_snapshot()
-        planned[name] = PlannedTable(
+        return PlannedTable(
             _files(iceberg_table, layer, days),
             iceberg_table.schema().as_arrow(),
             current.snapshot_id if current else None,
+            frozenset((s.summary or {}).get(DAY_PROPERTY, "") for s in iceberg_table.metadata.snapshots),
         )
-    return planned
+
+    names = list(names)
+    with ThreadPoolExecutor(max_workers=PLAN_THREADS) as pool:
+        return dict(zip(names, pool.map(plan_one, names), strict=True))
 
 
-def layer_tables(tenant: str, layer: str) -> dict[str, str]:
-    """The bank's tables of a layer: source table -> lake table name (`loan` -> `dwd_loan`)."""
-    return {split_name(name)[1]: name for name in tables_of(tenant) if split_name(name)[0] == layer}
+def layer_tables(tenant: str, layer: str, names: Sequence[str] | None = None) -> dict[str, str]:
+    """The bank's tables of a layer: source table -> lake table name (`loan` -> `dwd_loan`), of
+    `names` when the caller listed the bank's tables already."""
+    names = tables_of(tenant) if names is None else names
+    return {split_name(name)[1]: name for name in names if split_name(name)[0] == layer}
 
 
 def _files(iceberg_table, layer: str, days: list[date]) -> list[tuple[date, str]]:

@@ -32,14 +32,12 @@ def history_models(manifest: Path) -> list[str]:
     return sorted(n["name"] for n in nodes if n["resource_type"] == "model" and HISTORY_TAG in n["tags"])
 
 
-def history_tables(tenant: str) -> list[str]:
-    """The day history's tables the lake holds for the bank (model names)."""
+def history_tables(tenant: str, names: list[str] | None = None) -> list[str]:
+    """The day history's tables the lake holds for the bank (model names), of `names` when the
+    caller listed the bank's tables already."""
     index = tables.table_name(*BUILD_DAY)
-    return [
-        name
-        for name in tables.tables_of(tenant)
-        if tables.split_name(name)[0] in ("dws", "ads") and name != index
-    ]
+    names = tables.tables_of(tenant) if names is None else names
+    return [name for name in names if tables.split_name(name)[0] in ("dws", "ads") and name != index]
 
 
 def lake_days(tenant: str, before: date) -> list[date]:
@@ -48,11 +46,19 @@ def lake_days(tenant: str, before: date) -> list[date]:
     return sorted({day for day, _ in tables.day_files(tenant, *BUILD_DAY, window)})
 
 
+# Models committed side by side: each commit is a table of its own, mostly waiting on files and
+# the catalog.
+COMMIT_THREADS = 4
+
+
 def commit(tenant: str, dt: date, models: list[str], write_model: Callable[[str, str, str], None]) -> None:
     """Record a passed build's day: each model's rows (write_model(model, layer, table) replaces
     the model's day from the engine that built it), then the day's index row, then the expiry."""
-    for model in models:
-        write_model(model, *tables.split_name(model))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=COMMIT_THREADS) as pool:
+        for done in [pool.submit(write_model, model, *tables.split_name(model)) for model in models]:
+            done.result()  # the first model that failed stops the day from being recorded
     record_day(tenant, dt, models)
     expire(tenant, dt)
 
@@ -81,10 +87,15 @@ def record_migrated(tenant: str, done: list[MigratedDay]) -> list[date]:
 
 def expire(tenant: str, newest: date) -> list[str]:
     """Drop each history table's days older than the horizon before the newest day built (whole
-    files: the tables are partitioned by day, so this is a metadata commit)."""
+    files: the tables are partitioned by day, so this is a metadata commit). The index goes last, so
+    while it holds no day that old, no table does, and nothing more is looked at."""
     from pyiceberg.expressions import LessThan
 
     cutoff = (newest - timedelta(days=HORIZON_DAYS)).isoformat()
+    index = tables.load(tenant, *BUILD_DAY)
+    old_index = LessThan(tables.day_column(BUILD_DAY[0]), cutoff)
+    if index is None or not any(True for _ in index.scan(row_filter=old_index).plan_files()):
+        return []
     dropped = []
     for name in [*history_tables(tenant), tables.table_name(*BUILD_DAY)]:
         layer, table = tables.split_name(name)

@@ -63,11 +63,12 @@ def run_dir(tenant: Tenant) -> Path:
     return settings().run_dir / "dbt" / tenant.code
 
 
-def check_dwd(tenant: Tenant, dt: date) -> None:
+def check_dwd(tenant: Tenant, dt: date, planned: dict[str, tables.PlannedTable]) -> None:
+    """The DWD tables a build needs hold the day (planned with dt among their days)."""
     missing = [
         tables.spark_name(tenant.code, "dwd", t)
         for t in DWD_TABLES
-        if not tables.day_written(tenant.code, "dwd", t, dt)
+        if (name := tables.table_name("dwd", t)) not in planned or not planned[name].holds(dt)
     ]
     if missing:
         raise DataError(
@@ -85,7 +86,8 @@ def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> d
     Spark's table name, and for DuckDB the data files of the days the build may read (DWD:
     DWD_LOOKBACK_DAYS before the business date; history: the lake days) with an empty file of the
     table's columns for a day that has none. One variable per table: a variable over 128 KiB
-    (a year of history's files) would stop dbt from starting its helper processes."""
+    (a year of history's files) would stop dbt from starting its helper processes.
+    Refused (check_dwd) unless the DWD tables a build needs hold the day."""
     import pyarrow.parquet as pq
 
     first = dt - timedelta(days=DWD_LOOKBACK_DAYS)
@@ -94,8 +96,7 @@ def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> d
     empty_dir.mkdir(parents=True, exist_ok=True)
     duckdb = target == "duckdb"
 
-    def entries(names: dict[str, str], days: list[date]) -> dict[str, dict]:
-        planned = tables.plan(tenant.code, names.values(), days if duckdb else [])
+    def entries(names: dict[str, str], planned: dict[str, tables.PlannedTable]) -> dict[str, dict]:
         found = {}
         for key, name in names.items():
             table_plan = planned[name]
@@ -106,18 +107,24 @@ def plan_lake(tenant: Tenant, dt: date, target: str, lake_days: list[date]) -> d
             found[key] = {
                 "spark": tables.spark_name(tenant.code, layer, table),
                 "day_column": tables.day_column(layer),
-                "files": [(day.isoformat(), path) for day, path in table_plan.files],
+                "files": [(day.isoformat(), path) for day, path in table_plan.files] if duckdb else [],
                 "empty": str(empty),
                 "snapshot_id": table_plan.snapshot_id,
             }
         return found
 
-    history = {name: name for name in dws_history.history_tables(tenant.code)}
+    lake_tables = tables.tables_of(tenant.code)
+    dwd = tables.layer_tables(tenant.code, "dwd", lake_tables)
+    # Spark reads by name: its plan needs only the day's files, for the check.
+    planned_dwd = tables.plan(tenant.code, dwd.values(), dwd_days if duckdb else [dt])
+    check_dwd(tenant, dt, planned_dwd)
+    history = {name: name for name in dws_history.history_tables(tenant.code, lake_tables)}
+    planned_history = tables.plan(tenant.code, history.values(), lake_days if duckdb else [])
     results = paths.quality_dir(tenant.code, dt) / "results.json"
     reconciliation = paths.reconciliation_file(tenant.code, "_", dt).parent
     sections = {
-        "dwd": entries(tables.layer_tables(tenant.code, "dwd"), dwd_days),
-        "history": entries(history, lake_days),
+        "dwd": entries(dwd, planned_dwd),
+        "history": entries(history, planned_history),
     }
     index = {
         "first_day": first.isoformat(),
@@ -242,7 +249,6 @@ def _summary(tenant: Tenant, dt: date, results: list[NodeResult], seconds: float
 
 def transform(tenant: Tenant, dt: date) -> None:
     """Build the bank's warehouse for the day; raise DataError naming each failed model or test."""
-    check_dwd(tenant, dt)
     write_catalog_seeds()
     target = dbt_target()
     runs = run_dir(tenant)

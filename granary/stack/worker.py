@@ -61,6 +61,8 @@ PRELOAD = (
     "dbt.cli.main",
     "duckdb",
     "psycopg",
+    "pyiceberg.catalog.sql",
+    "pyiceberg.io.pyarrow",
 )
 START_TIMEOUT_S = 300.0  # the imports take ~30 s on a quiet machine, minutes on a saturated one
 MARKER = b"granary.stack.worker"
