@@ -1,8 +1,10 @@
 """A customer's rows out of the bank's serving database, and out of its relation files.
 
-DELETE only marks a row dead: its bytes stay in the page until the space is reused. So every table
-that held some is rewritten by VACUUM FULL (new files, the old ones unlinked), history partitions
-included. The statements name the customer's values, so the session does not write them to the
+DELETE only marks a row dead: its bytes stay in the page until the space is reused. Publish leaves
+dead rows too (a day replaced, yesterday's latest rows), so a table may hold the customer in dead
+rows alone. Every table with a column that can name the customer is therefore rewritten by VACUUM
+FULL (new files, the old ones unlinked), history partitions included, whether or not a live row
+was deleted. The statements name the customer's values, so the session does not write them to the
 audit log (pgaudit); the erasure itself is recorded by granary.admin.erasure.
 """
 
@@ -61,9 +63,8 @@ def erase(tenant: Tenant, identity: Identity) -> dict[str, int]:
             )
             if deleted.rowcount:
                 removed[f"{schema}.{table}"] = deleted.rowcount
-                conn.execute(sql.SQL("vacuum (full, analyze) {}").format(relation))
-        if removed:
-            # ANALYZE's statistics quote common values; the ones replaced are dead rows of pg_statistic
-            conn.execute("vacuum full pg_catalog.pg_statistic")
+            conn.execute(sql.SQL("vacuum (full, analyze) {}").format(relation))
+        # ANALYZE's statistics quote common values; the ones replaced are dead rows of pg_statistic
+        conn.execute("vacuum full pg_catalog.pg_statistic")
         conn.execute("checkpoint")  # the WAL that holds the old pages can be recycled from here on
     return removed
