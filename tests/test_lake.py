@@ -53,6 +53,7 @@ def test_every_layer_is_an_iceberg_table_in_the_banks_namespace(published_day) -
             layer, _ = tables.split_name(name)
             table = catalog().load_table(f"{tenant.code}.{name}")
             assert table.format_version == 2
+            assert tables.wanted_properties(name).items() <= table.properties.items(), name
             [field] = table.spec().fields
             assert table.schema().find_field(field.source_id).name == tables.day_column(layer)
             assert table.location().endswith(f"{lake.relative_to(lake.parent.parent)}/{name}")
@@ -290,3 +291,30 @@ def test_history_days_past_the_horizon_are_dropped_after_a_build(granary_env: Pa
 
 def _snapshot_count(bank: str, name: str) -> int:
     return len(tables.load(bank, *tables.split_name(name)).snapshots())
+
+
+def test_manifests_are_merged_as_nights_add_them(granary_env: Path) -> None:
+    """A day a commit adds a manifest; the table merges them once ten gather, so a year's plan opens
+    a few. A table made before the merge properties gets them from housekeeping's convergence."""
+    import pyarrow as pa
+
+    from granary.lake import housekeeping
+
+    bank, model = "lakemerge", ("dws", "measure__history")
+    first = date(2026, 5, 1)
+    try:
+        for n in range(24):
+            day = first + timedelta(days=n)
+            tables.write_day_arrow(pa.table({"dt": [day], "value": [float(n)]}), bank, *model, day)
+        table = tables.load(bank, *model)
+        assert len(table.current_snapshot().manifests(table.io)) < 10
+        held = tables.read_days(bank, *model, [first + timedelta(days=n) for n in range(24)])
+        assert sorted(held.column("value").to_pylist()) == [float(n) for n in range(24)]
+
+        with table.transaction() as change:  # as a table made before the properties existed
+            change.remove_properties("commit.manifest-merge.enabled")
+        assert housekeeping.converge_properties(bank, tables.table_name(*model))
+        assert not housekeeping.converge_properties(bank, tables.table_name(*model))
+        assert tables.load(bank, *model).properties["commit.manifest-merge.enabled"] == "true"
+    finally:
+        tables.drop_namespace(bank)

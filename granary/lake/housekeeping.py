@@ -40,6 +40,7 @@ def housekeep(spark, tenant: str, retain: timedelta, orphan_grace: timedelta = O
     cutoff = timestamp_literal(datetime.now(UTC) - retain)
     for name in tables.tables_of(tenant):
         upkeep = Upkeep(name)
+        converge_properties(tenant, name)
         target = f"table => '{tenant}.{name}'"
         expired = spark.sql(
             f"call {CATALOG}.system.expire_snapshots({target}, older_than => {cutoff}, retain_last => 1)"
@@ -56,10 +57,23 @@ def housekeep(spark, tenant: str, retain: timedelta, orphan_grace: timedelta = O
     return done
 
 
+def converge_properties(tenant: str, name: str) -> bool:
+    """Give a table the properties a new one of its name gets (tables.wanted_properties) where it lacks
+    or differs in one: tables made before a property was added catch up. True if it changed."""
+    table = catalog().load_table(f"{tenant}.{name}")
+    wanted = tables.wanted_properties(name)
+    missing = {k: v for k, v in wanted.items() if table.properties.get(k) != v}
+    if missing:
+        with table.transaction() as change:
+            change.set_properties(missing)
+    return bool(missing)
+
+
 def timestamp_literal(moment: datetime) -> str:
-    """A Spark SQL timestamp literal with its zone: the server's session reads zoneless ones in
-    Asia/Shanghai (granary.stack.spark_server)."""
-    return f"timestamp '{moment.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}+00:00'"
+    """A Spark SQL timestamp literal with its zone (the server's session reads zoneless ones in
+    Asia/Shanghai, granary.stack.spark_server), to the microsecond: a snapshot a moment older than
+    the cutoff is older."""
+    return f"timestamp '{moment.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
 
 
 def referenced_files(tenant: str, name: str) -> set[str]:

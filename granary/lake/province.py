@@ -48,7 +48,7 @@ def _create(table: str, schema, day_column: str):
             identifier(table),
             schema=schema,
             location=f"{lake.properties['warehouse']}/{PROVINCE}/{table}",
-            properties={**table_properties(), **COMMIT_RETRIES},
+            properties={**table_properties(table), **COMMIT_RETRIES},
         )
         with created.update_spec() as spec:
             spec.add_identity(day_column)

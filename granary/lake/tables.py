@@ -42,11 +42,26 @@ TABLE_PROPERTIES = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "50",
 }
+# The tables pyiceberg writes (the day history, the province's): a night adds a manifest to each,
+# and a plan of a year's days would open one per day. pyiceberg merges them on commit once ten have
+# gathered, as Spark's writer does by default (at a hundred) for the tables it writes.
+ARROW_TABLE_PROPERTIES = {
+    **TABLE_PROPERTIES,
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "10",
+}
+ARROW_LAYERS = ("dws", "ads")
 
 
-def table_properties(pii: Sequence[str] = ()) -> dict[str, str]:
+def wanted_properties(name: str) -> dict[str, str]:
+    """The properties a table of this name is made with (`<layer>_<table>`, or a province table)."""
+    layer, _, _ = name.partition("_")
+    return ARROW_TABLE_PROPERTIES if layer in ARROW_LAYERS or layer not in LAYERS else TABLE_PROPERTIES
+
+
+def table_properties(name: str, pii: Sequence[str] = ()) -> dict[str, str]:
     """A new table's properties; `pii` names columns kept out of the manifests' column statistics."""
-    return {**TABLE_PROPERTIES, **{f"write.metadata.metrics.column.{c}": "none" for c in pii}}
+    return {**wanted_properties(name), **{f"write.metadata.metrics.column.{c}": "none" for c in pii}}
 
 
 def table_name(layer: str, table: str) -> str:
@@ -127,7 +142,7 @@ def _ensure_table(frame, target: str, column: str, pii: Sequence[str]) -> None:
         namespace = target.rsplit(".", 1)[0]
         spark.sql(f"create namespace if not exists {namespace}")
         writer = spark.createDataFrame([], frame.schema).writeTo(target).using("iceberg")
-        for name, value in table_properties(pii).items():
+        for name, value in table_properties(target.rsplit(".", 1)[-1], pii).items():
             writer = writer.tableProperty(name, value)
         try:
             writer.partitionedBy(F.col(column)).create()
@@ -225,7 +240,7 @@ def _create_arrow_table(tenant: str, layer: str, table: str, schema, pii: Sequen
             identifier(tenant, layer, table),
             schema=schema,
             location=f"{lake.properties['warehouse']}/{tenant}/{table_name(layer, table)}",
-            properties=table_properties(pii),
+            properties=table_properties(table_name(layer, table), pii),
         )
     except TableAlreadyExistsError:
         return load(tenant, layer, table)

@@ -219,6 +219,11 @@ def ingest_table(spark, tenant: Tenant, dt: date, source: SourceContract) -> Ing
     with spark_errors(f"writing {tenant.code} ODS {source.table} for {dt}"):
         tables.write_day(observed, tenant.code, "ods", source.table, dt, pii=pii)
         metrics = stats.get
+    if "rows" not in metrics:
+        raise EngineError(
+            f"{display_path(path)}: Spark committed {tables.spark_name(tenant.code, 'ods', source.table)} "
+            f"for {dt} but returned no row counts for it; rerun the step"
+        )
     if metrics["rows"] and metrics["last_row"] != metrics["rows"]:
         # Row numbers are only right if Spark read the file as one partition.
         raise EngineError(
