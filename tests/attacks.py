@@ -8,6 +8,11 @@ text counts too: an error that names an object of B the attacker never named is 
 
 Role names are not markers: PostgreSQL role names are cluster-wide and carry no data; what a role's
 settings say (B's search_path names B's schema) is a marker, through B's schema name.
+
+An attempt that never reached a component's decision is *broken*, never refused: the harness raised
+something no component raises to say no (a typo, a wrong call, a service not reachable), or an HTTP
+404/405 came back without Superset's JSON (no such endpoint or method). A broken attempt tested
+nothing, so it fails the matrix (judge) like a leak does.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
+import requests
 
 from granary.core import postgres
+from granary.core.errors import EngineError
 from granary.core.secrets import tenant_password
 from granary.core.tenants import Tenant
 from granary.superset import bundle
@@ -96,6 +103,34 @@ def markers_for(them: Tenant, me: Tenant) -> Markers:
     return Markers(them.code, frozenset(names), frozenset(theirs - mine | {them.code}))
 
 
+# How the components say no: these exceptions are answers to judge. Any other exception is the
+# harness's own failure (requests' connection errors too: the attempt never reached Superset).
+ANSWERS = (psycopg.Error, EngineError, PermissionError, subprocess.TimeoutExpired)
+# Answers that show the attempt reached no decision, and why.
+BROKEN_ANSWERS = (
+    (re.compile(r"^HARNESS "), "the harness failed"),
+    # Superset answers a missing object with its own JSON ({"message": "Not found"}); a missing
+    # route or method is Werkzeug's error, as an HTML page or quoted in JSON.
+    (re.compile(r"^HTTP 40[45] (?!\s*[\[{])"), "no such endpoint or method"),
+    (
+        re.compile(r"^HTTP 40[45] .*(requested URL was not found|method is not allowed for the req)", re.S),
+        "no such endpoint or method",
+    ),
+)
+
+
+def unreached(exc: BaseException) -> bool:
+    """The call never reached the component (nothing listening, no answer in time)."""
+    if isinstance(exc.__cause__, requests.RequestException):  # SupersetClient wraps these
+        return True
+    return isinstance(exc, psycopg.OperationalError) and "Connection refused" in str(exc)
+
+
+def broken_because(text: str) -> str:
+    """Why the answer shows the attempt reached no decision ("" when it did)."""
+    return next((why for pattern, why in BROKEN_ANSWERS if pattern.search(text)), "")
+
+
 @dataclass
 class Attempt:
     door: str  # postgres | superset | cli | lake
@@ -118,17 +153,35 @@ def run_attempt(attempt: Attempt, markers: Markers) -> Attempt:
     started = time.perf_counter()
     try:
         text = attempt.run()
-    except Exception as exc:  # every failure mode is an answer to judge, not a crash of the matrix
-        text = f"ERROR {type(exc).__name__}: {exc}"
+    except ANSWERS as exc:  # a component's no: an answer to judge, unless it never got the call
+        text = f"{'HARNESS' if unreached(exc) else 'ERROR'} {type(exc).__name__}: {exc}"
+    except Exception as exc:  # the harness's own failure: judged broken, never a crash of the matrix
+        text = f"HARNESS {type(exc).__name__}: {exc}"
     attempt.seconds = time.perf_counter() - started
     leaked = [m for m in markers.found(text, attempt.tried) if m not in attempt.ignore]
     leaked += [m for m in attempt.extra if m in text]
     if attempt.leaked_if is not None and attempt.leaked_if(text):
         leaked.append("<leaked_if>")
     attempt.leaked = leaked
-    attempt.outcome = "LEAKED" if leaked else "refused"
-    attempt.detail = " ".join(text.split())[:DETAIL_CHARS]
+    broken = broken_because(text)
+    attempt.outcome = "LEAKED" if leaked else ("BROKEN" if broken else "refused")
+    attempt.detail = " ".join(f"{broken}: {text}".split() if broken else text.split())[:DETAIL_CHARS]
     return attempt
+
+
+def judge(attempts: list[Attempt]) -> None:
+    """The matrix passes only if every attempt reached a decision and none reached the other bank."""
+
+    def line(a: Attempt) -> str:
+        return f"{a.door} {a.attacker}->{a.target} {a.name}: {a.leaked or ''} {a.detail}"
+
+    leaks = [line(a) for a in attempts if a.leaked]
+    broken = [line(a) for a in attempts if a.outcome == "BROKEN"]
+    assert not leaks, f"{len(leaks)} of {len(attempts)} attempts reached the other bank:\n" + "\n".join(leaks)
+    assert not broken, (
+        f"{len(broken)} of {len(attempts)} attempts are broken (they tested nothing; fix the attempt):\n"
+        + "\n".join(broken)
+    )
 
 
 # --- doors ---------------------------------------------------------------------------
@@ -172,12 +225,14 @@ def cli_run(args: list[str], env: dict[str, str], timeout: float = 120) -> str:
 def summary(attempts: list[Attempt]) -> dict[str, Any]:
     doors: dict[str, dict[str, int]] = {}
     for a in attempts:
-        d = doors.setdefault(a.door, {"attempts": 0, "successes": 0})
+        d = doors.setdefault(a.door, {"attempts": 0, "successes": 0, "broken": 0})
         d["attempts"] += 1
         d["successes"] += a.outcome == "LEAKED"
+        d["broken"] += a.outcome == "BROKEN"
     return {
         "attempts": len(attempts),
         "successes": sum(a.outcome == "LEAKED" for a in attempts),
+        "broken": sum(a.outcome == "BROKEN" for a in attempts),
         "doors": doors,
     }
 
@@ -191,8 +246,8 @@ def table(attempts: list[Attempt]) -> str:
     s = summary(attempts)
     lines.append("")
     for door, d in s["doors"].items():
-        lines.append(f"{door:9} attempts {d['attempts']:4}  successes {d['successes']}")
-    lines.append(f"{'total':9} attempts {s['attempts']:4}  successes {s['successes']}")
+        lines.append(f"{door:9} attempts {d['attempts']:4}  successes {d['successes']}  broken {d['broken']}")
+    lines.append(f"{'total':9} attempts {s['attempts']:4}  successes {s['successes']}  broken {s['broken']}")
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from attacks import (
     Markers,
     cli_run,
     http_text,
+    judge,
     markers_for,
     pg_session,
     run_attempt,
@@ -47,6 +48,7 @@ from granary.core.config import settings
 from granary.core.tenants import Tenant
 from granary.lake import iceberg, tables
 from granary.serving import connection as serving
+from granary.stack.cluster import free_port
 from granary.superset import bundle, service
 from granary.superset import credentials as superset_credentials
 from granary.superset.client import SupersetClient, rison
@@ -1223,14 +1225,49 @@ def test_no_cross_bank_access(published_day, superset_stack, bystander, artifact
     with capsys.disabled():
         print("\n" + "\n".join(report.splitlines()[-(len(summary(attempts)["doors"]) + 1) :]))
         print(
-            f"attack matrix: {len(attempts)} attempts, {summary(attempts)['successes']} successes"
+            f"attack matrix: {len(attempts)} attempts, {summary(attempts)['successes']} successes, "
+            f"{summary(attempts)['broken']} broken"
             f" in {seconds:.0f}s; every attempt in {artifacts_dir / 'attack_matrix.txt'}"
         )
     names = [(a.door, a.attacker, a.name) for a in attempts]
     assert len(set(names)) == len(names), "two attempts share a name: the count would overstate the matrix"
     assert {a.door for a in attempts} == {"postgres", "superset", "cli", "lake"}
     assert len(attempts) >= MIN_ATTEMPTS
-    leaks = [
-        f"{a.door} {a.attacker}->{a.target} {a.name}: {a.leaked} {a.detail}" for a in attempts if a.leaked
+    judge(attempts)
+
+
+@pytest.mark.slow
+def test_a_broken_attempt_fails_the_matrix(published_day, superset_stack) -> None:
+    """An attempt at an endpoint Superset does not have, or one whose harness raises, reached no
+    decision: it is judged BROKEN, never refused, and the matrix fails on it."""
+    me, them = published_day.tenants
+    client = analyst(me)
+
+    def superset_call(name: str, method: str, path: str) -> Attempt:
+        def call() -> str:
+            return http_text(client.request(method, path))
+
+        return Attempt("superset", me.code, them.code, name, f"{method} {path}", call)
+
+    attempts = [
+        superset_call("B's dashboard by id", "GET", "/api/v1/dashboard/999999"),  # a real door: refused
+        superset_call("no such endpoint", "GET", "/api/v1/no_such_endpoint/"),
+        superset_call("no such method", "DELETE", "/api/v1/security/csrf_token/"),
+        Attempt("postgres", me.code, them.code, "harness typo", "-", lambda: {}["no such key"]),
+        Attempt(
+            "postgres",
+            me.code,
+            them.code,
+            "nothing listening",
+            "select 1",
+            lambda: pg_session({"host": "127.0.0.1", "port": free_port(), "dbname": "x"}, ["select 1"]),
+        ),
     ]
-    assert not leaks, f"{len(leaks)} of {len(attempts)} attempts reached the other bank:\n" + "\n".join(leaks)
+    markers = markers_for(them, me)
+    judged = [run_attempt(a, markers) for a in attempts]
+    outcomes = [a.outcome for a in judged]
+    assert outcomes == ["refused", "BROKEN", "BROKEN", "BROKEN", "BROKEN"], [a.detail for a in judged]
+    assert summary(judged)["broken"] == 4 and summary(judged)["successes"] == 0
+    judge(judged[:1])
+    with pytest.raises(AssertionError, match="4 of 5 attempts are broken"):
+        judge(judged)
