@@ -361,6 +361,22 @@ def test_bundle_is_deterministic_per_bank():
             assert yaml.safe_load(text)["schema"] == "t_qingshan", name
 
 
+def test_trend_charts_are_labelled_by_day():
+    """A trend's points are business days: its axis ticks are at least a day apart (the chart's time
+    grain) and its labels are dates (month-ends by month), never hours."""
+    from granary.core.tenants import get_tenant
+
+    files = bundle.render(get_tenant("qingshan"))
+    charts = [yaml.safe_load(text) for name, text in files.items() if name.startswith("charts/")]
+    trends = [chart for chart in charts if chart["params"].get("x_axis") == "point_dt"]
+    assert len(trends) >= 4
+    for chart in trends:
+        params = chart["params"]
+        monthly = "月末" in chart["slice_name"]
+        assert params["time_grain_sqla"] == "P1D", chart["slice_name"]
+        assert params["x_axis_time_format"] == ("%Y-%m" if monthly else "%Y-%m-%d"), chart["slice_name"]
+
+
 @pytest.mark.slow
 def test_superset_secrets_are_owner_only(superset_stack):
     tenant = superset_stack.banks["qingshan"].tenant
