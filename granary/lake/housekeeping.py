@@ -62,7 +62,9 @@ def converge_properties(tenant: str, name: str) -> bool:
     or differs in one: tables made before a property was added catch up. True if it changed."""
     table = catalog().load_table(f"{tenant}.{name}")
     wanted = tables.wanted_properties(name)
-    missing = {k: v for k, v in wanted.items() if table.properties.get(k) != v}
+    missing = {
+        k: v for k, v in wanted.items() if k not in tables.CREATION_ONLY and table.properties.get(k) != v
+    }
     if missing:
         with table.transaction() as change:
             change.set_properties(missing)

@@ -51,6 +51,8 @@ ARROW_TABLE_PROPERTIES = {
     "commit.manifest.min-count-to-merge": "10",
 }
 ARROW_LAYERS = ("dws", "ads")
+# Read at creation, then kept in the metadata itself, not among the table's properties (by Spark).
+CREATION_ONLY = frozenset({"format-version"})
 
 
 def wanted_properties(name: str) -> dict[str, str]:
