@@ -26,10 +26,10 @@ from granary.core import paths
 from granary.core.config import settings
 from granary.core.errors import DataError
 from granary.lake import province, tables
+from granary.lake.province import LEDGER
 
 OLD_LAYERS = ("ods", "dwd", "quarantine")
 OLD_HISTORY = "dws"
-LEDGER = "ledger"  # the province table the old ledger files become (granary.province.ledger)
 
 
 @dataclass(frozen=True)
@@ -151,13 +151,12 @@ def migrate_ledger(tenant: str) -> int:
     """The bank's old ledger files into the province table, each day checked (rows and content), then
     removed (and the day folders they leave empty). Returns the days migrated."""
     import pyarrow.parquet as pq
-    from pyiceberg.expressions import And, EqualTo
 
     found = old_ledger_files(tenant)
     for day, file in found:
         rows = pq.read_table(file)
         province.replace_bank_day(LEDGER, rows, tenant, day)
-        held = province.read(LEDGER, And(EqualTo("dt", day.isoformat()), EqualTo("bank", tenant)))
+        held = province.read(LEDGER, province.bank_day(tenant, day))
         if held is None or content_hash(held) != content_hash(rows):
             raise DataError(
                 f"{file}: the migrated ledger day in {province.identifier(LEDGER)} does not hold the "

@@ -13,10 +13,11 @@ import warnings
 from datetime import date
 
 from granary.core.paths import PROVINCE
-from granary.lake.iceberg import catalog, ensure_namespace
-from granary.lake.tables import DAY_PROPERTY, table_properties
+from granary.lake.iceberg import catalog
+from granary.lake.tables import DAY_PROPERTY, create_day_table, table_properties
 
 # 51 banks routing at once: up to 20 retries, backing off from 0.1 s to 5 s, within 5 minutes.
+LEDGER = "ledger"  # the external data ledger (granary.province.ledger)
 COMMIT_RETRIES = {
     "commit.retry.num-retries": "20",
     "commit.retry.min-wait-ms": "100",
@@ -38,36 +39,23 @@ def load(table: str):  # -> pyiceberg.table.Table | None
         return None
 
 
-def _create(table: str, schema, day_column: str):
-    from pyiceberg.exceptions import TableAlreadyExistsError
-
-    ensure_namespace(PROVINCE)  # made by `granary lake init`; an older installation's first writer
-    lake = catalog()
-    try:
-        created = lake.create_table(
-            identifier(table),
-            schema=schema,
-            location=f"{lake.properties['warehouse']}/{PROVINCE}/{table}",
-            properties={**table_properties(table), **COMMIT_RETRIES},
-        )
-        with created.update_spec() as spec:
-            spec.add_identity(day_column)
-    except TableAlreadyExistsError:  # another bank's writer created it first
-        pass
-    return load(table)
-
-
-def replace_bank_day(table: str, rows, bank: str, dt: date, day_column: str = "dt") -> None:
-    """Replace the bank's rows of day `dt` in the province table with Arrow `rows` (which carry the
-    `bank` and day columns), in one commit; the other banks' rows of the day stay as they are."""
+def bank_day(bank: str, dt: date):  # -> a pyiceberg row filter
+    """The bank's rows of day `dt` in a province table (partitioned by `dt`, a `bank` column)."""
     from pyiceberg.expressions import And, EqualTo
 
-    where = And(EqualTo(day_column, dt.isoformat()), EqualTo("bank", bank))
-    province_table = load(table) or _create(table, rows.schema, day_column)
+    return And(EqualTo("dt", dt.isoformat()), EqualTo("bank", bank))
+
+
+def replace_bank_day(table: str, rows, bank: str, dt: date) -> None:
+    """Replace the bank's rows of day `dt` in the province table with Arrow `rows` (which carry the
+    `bank` and `dt` columns), in one commit; the other banks' rows of the day stay as they are."""
+    if load(table) is None:
+        create_day_table(PROVINCE, table, rows.schema, "dt", {**table_properties(table), **COMMIT_RETRIES})
+    province_table = load(table)
     with warnings.catch_warnings():  # a first routing has nothing to replace
         warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         province_table.overwrite(
-            rows, overwrite_filter=where, snapshot_properties={DAY_PROPERTY: dt.isoformat()}
+            rows, overwrite_filter=bank_day(bank, dt), snapshot_properties={DAY_PROPERTY: dt.isoformat()}
         )
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from granary.core.errors import DataError
-from granary.lake.iceberg import CATALOG, catalog
+from granary.lake.iceberg import CATALOG, catalog, ensure_namespace
 
 # Each layer and the column its tables are partitioned by.
 DAY_COLUMNS = {"ods": "dt", "dwd": "dt", "quarantine": "dt", "dws": "build_dt", "ads": "build_dt"}
@@ -233,22 +233,34 @@ def write_day_arrow(rows, tenant: str, layer: str, table: str, dt: date, pii: Se
 
 
 def _create_arrow_table(tenant: str, layer: str, table: str, schema, pii: Sequence[str] = ()):
+    create_day_table(
+        tenant,
+        table_name(layer, table),
+        schema,
+        day_column(layer),
+        table_properties(table_name(layer, table), pii),
+    )
+    return load(tenant, layer, table)
+
+
+def create_day_table(namespace: str, name: str, schema, day: str, properties: dict[str, str]) -> None:
+    """Create `<namespace>.<name>` under its namespace's folder, partitioned by the day column `day`,
+    unless another writer created it first (pyiceberg's writers: the day history, the province's)."""
     from pyiceberg.exceptions import TableAlreadyExistsError
 
+    ensure_namespace(namespace)
     lake = catalog()
-    lake.create_namespace_if_not_exists(tenant)
     try:
         created = lake.create_table(
-            identifier(tenant, layer, table),
+            f"{namespace}.{name}",
             schema=schema,
-            location=f"{lake.properties['warehouse']}/{tenant}/{table_name(layer, table)}",
-            properties=table_properties(table_name(layer, table), pii),
+            location=f"{lake.properties['warehouse']}/{namespace}/{name}",
+            properties=properties,
         )
     except TableAlreadyExistsError:
-        return load(tenant, layer, table)
+        return
     with created.update_spec() as spec:
-        spec.add_identity(day_column(layer))
-    return load(tenant, layer, table)
+        spec.add_identity(day)
 
 
 def load(tenant: str, layer: str, table: str):  # -> pyiceberg.table.Table | None

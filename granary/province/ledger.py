@@ -15,8 +15,7 @@ from decimal import Decimal
 from granary.catalog.providers import Feed
 from granary.core.errors import DataError
 from granary.lake import province
-
-LEDGER = "ledger"  # the province table's name
+from granary.lake.province import LEDGER
 
 CENT = Decimal("0.01")
 
@@ -78,9 +77,7 @@ def write_ledger(bank: str, dt: date, rows: list[LedgerRow]) -> None:
 def ledger_rows(bank: str, dt: date) -> list[dict]:
     """The bank's ledger rows of the day, by provider and product; none if the day was not routed
     (a routed day has a row per product, records or not)."""
-    from pyiceberg.expressions import And, EqualTo
-
-    found = province.read(LEDGER, And(EqualTo("dt", dt.isoformat()), EqualTo("bank", bank)))
+    found = province.read(LEDGER, province.bank_day(bank, dt))
     rows = [] if found is None else found.to_pylist()
     return sorted(rows, key=lambda r: (r["provider"], r["product"]))
 
