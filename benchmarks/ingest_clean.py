@@ -102,6 +102,7 @@ class Side:
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
         self.started = False
+        self.worker_pid: int | None = None  # while set, commands go to the side's resident worker
 
     @property
     def remote(self) -> str:
@@ -122,12 +123,16 @@ class Side:
             env.pop(name, None)
         if self.landing is not None:
             env["GRANARY_LANDING_ROOT"] = str(self.landing)
+        if self.worker_pid is not None:
+            env["GRANARY_WORKER"] = str(self.data / ".run" / "worker.sock")
         return env
 
     def granary(self, *args: str) -> tuple[float, float]:
-        """Run this side's `granary` CLI; (wall seconds, CPU seconds of the process and children)."""
+        """Run this side's `granary` CLI; (wall seconds, CPU seconds of the process and children,
+        and with a worker, of the worker's child that ran the command)."""
         # -P: the working directory's checkout must not shadow PYTHONPATH's
         command = [sys.executable, "-P", "-c", LAUNCH, *args]
+        before = self.worker_children_cpu()
         started = time.perf_counter()
         proc = subprocess.Popen(
             command, cwd=self.tree, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -137,7 +142,30 @@ class Side:
         wall = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
             raise CommandFailed(f"[{self.name}] granary {' '.join(args)} failed:\n{stderr[-3000:]}")
-        return wall, usage.ru_utime + usage.ru_stime
+        if "no worker took the command" in stderr:
+            raise CommandFailed(f"[{self.name}] granary {' '.join(args)} ran without the worker:\n{stderr}")
+        return wall, usage.ru_utime + usage.ru_stime + self.worker_children_cpu() - before
+
+    def start_worker(self) -> None:
+        """Start the side's resident worker (its code's preloads done) and send commands to it, as
+        Airflow's tasks do (`granary airflow start` sets GRANARY_WORKER)."""
+        self.granary("worker", "start")
+        pid_file = self.data / ".run" / "worker.pid"
+        self.worker_pid = int(pid_file.read_text().strip())
+
+    def stop_worker(self) -> None:
+        if self.worker_pid is not None:
+            self.worker_pid = None
+            self.granary("worker", "stop")
+
+    def worker_children_cpu(self) -> float:
+        """CPU seconds (user + system) of the worker's finished children: the commands it ran (it
+        waits for each before it answers with the exit code). 0 without a worker."""
+        if self.worker_pid is None:
+            return 0.0
+        fields = Path(f"/proc/{self.worker_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cutime, cstime = (int(v) for v in fields[13:15])
+        return (cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
     def start_spark(self) -> float:
         """Start this side's Spark Connect server (its catalog created first on the Iceberg side);
