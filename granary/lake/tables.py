@@ -138,11 +138,17 @@ def _ensure_table(frame, target: str, column: str, pii: Sequence[str]) -> None:
         return
     spark = frame.sparkSession
     if not spark.catalog.tableExists(target):
-        from pyspark.errors import AnalysisException
+        from pyspark.errors import AnalysisException, PySparkException
         from pyspark.sql import functions as F
 
         namespace = target.rsplit(".", 1)[0]
-        spark.sql(f"create namespace if not exists {namespace}")
+        try:
+            spark.sql(f"create namespace if not exists {namespace}")
+        except PySparkException:
+            # Two of a bank's tasks creating it at once: the JDBC catalog checks, then inserts, and
+            # the slower one's insert collides in PostgreSQL. The namespace is there all the same.
+            if not spark.catalog.databaseExists(namespace):
+                raise
         writer = spark.createDataFrame([], frame.schema).writeTo(target).using("iceberg")
         for name, value in table_properties(target.rsplit(".", 1)[-1], pii).items():
             writer = writer.tableProperty(name, value)
