@@ -41,8 +41,7 @@ class DayRoots:
             object.__setattr__(self, "lake_catalog", f"granary_lakehouse_day_{digest}")
 
 
-SPARK_STEPS = ("ingest", "clean")
-DAY_STEPS = ("ingest", "clean", "route", "validate", "transform")
+DAY_STEPS = ("load", "route", "validate", "transform")
 
 
 @contextmanager

@@ -14,15 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup, get_parsing_context
-from granary_shared import (
-    GRANARY_BIN,
-    GranaryStep,
-    external_tables,
-    granary,
-    load_banks,
-    published,
-    source_tables,
-)
+from granary_shared import GRANARY_BIN, GranaryStep, day_tasks, granary, load_banks, published
 
 log = logging.getLogger(__name__)
 
@@ -69,27 +61,32 @@ def _schedule(text: str | None) -> CronDataIntervalTimetable | None:
     return CronDataIntervalTimetable(str(text), timezone="UTC")
 
 
-def _doc_md(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> str:
+def _doc_md(bank: dict, tasks: list) -> str:
     code = bank["code"]
     retries = (bank.get("airflow") or {}).get("retries", 2)
-    ingest = ", ".join(f"`ingest.{t}`" for t in tables)
-    clean = ", ".join(f"`clean.{t}`" for t in tables)
-    ext = ", ".join(f"`ingest.{t}`" for t in tables if t in routed) or "(none)"
+    after = {t.task_id: f" (after `{'`, `'.join(t.upstream)}`)" if t.upstream else "" for t in tasks}
+    loads = "\n".join(
+        f"  - `{t.task_id}`: {', '.join(t.tables)}{after[t.task_id]}" for t in tasks if t.tables
+    )
     return f"""\
 # {bank["name_zh"]} · {bank["name_en"]} (`{code}`)
 
 {bank.get("county_zh", "")} · 每日批处理 / nightly batch. Logical date = business date (UTC).
+The day's tasks and their order: `granary/catalog/day.yaml` (the same steps `granary run` runs).
 
 - `provision`: 开户准备：本行服务库与登录角色、密钥、Airflow 资源池、Superset 看板，缺什么建什么
   (`granary tenant add {code}`). Creates what the bank needs and is missing, so adding
   `tenants/{code}.yaml` is the whole onboarding.
-- {ingest}: Spark，落地区 CSV → ODS 湖表（Iceberg，类型化，带血缘列）.
-  Landing CSV → the typed ODS lake table (Iceberg) with lineage columns.
-- {clean}: Spark，ODS → DWD（代码标准化、去重、PII 令牌化），坏行进入隔离区.
-  Standardise codes, dedupe, tokenise PII; bad rows go to quarantine.
+- `load.<系统>`: 按源系统接入并清洗 / one task per source system, Spark: landing CSV → ODS (Iceberg,
+  typed, lineage columns) → DWD (codes standardised, deduped, PII tokenised); bad rows go to
+  quarantine with the rule they broke. Each table's outcome (rows in, clean, quarantined, rules) is
+  in the task's log and in the ops view (运营总览). A bad file fails its table; the system's other
+  tables are still loaded. 单表重跑 / one table by hand:
+  `granary load --tenant {code} --date D --source loan`.
+{loads}
 - `route`: 外部数据一点接入：按本行客户令牌从全省数据商文件中路由本行客户的记录并计量
-  （`clean.customer` 之后，{ext} 之前）. Routes the province's provider files to this bank's
-  customers (by PII token) and writes the usage ledger; `granary external bill` bills it.
+  （本行客户表清洗之后，`load.external_data` 之前）. Routes the province's provider files to this
+  bank's customers (by PII token) and writes the usage ledger; `granary external bill` bills it.
 - `validate`: Great Expectations 校验本行 DWD，不通过则本行当日停止.
   Validates this bank's DWD; a failure stops this bank only.
 - `transform`: 一次 dbt build 生成 DWS/ADS：指标、标签、客户画像.
@@ -108,7 +105,7 @@ WeCom, webhooks; once per bank, day and cause; a retry that succeeds sends nothi
 task's success records the run's success. The reason is also the last line of the failed task's log.
 
 Each task runs the command a person would, e.g.
-`granary ingest --tenant {code} --date 2024-06-30 --source {tables[0] if tables else "customer"}`.
+`granary load --tenant {code} --date 2024-06-30 --system core_banking`.
 
 **重跑 / rerun.** 修正数据后，在 Grid 视图清除 (clear) 失败任务及其下游; or
 `airflow tasks clear granary_bank_{code} -t '^validate$' -s <date> -e <date> --downstream -y`,
@@ -119,7 +116,14 @@ bank's concurrent tasks, so one bank cannot starve the others.
 """
 
 
-def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> DAG:
+def _step(code: str, task) -> GranaryStep:  # noqa: ANN001 - granary.catalog.day.DayTask
+    if task.step == "load":
+        return GranaryStep(task_id=task.system, bash_command=_command("load", code, "--system", task.system))
+    outlets = [published(code)] if task.step == "publish" else []
+    return GranaryStep(task_id=task.task_id, bash_command=_command(task.step, code), outlets=outlets)
+
+
+def build_dag(bank: dict, tasks: list) -> DAG:
     code = bank["code"]
     policy = bank.get("airflow") or {}
     default_args = {
@@ -138,9 +142,9 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
         dag_id=f"granary_bank_{code}",
         description=(
             f"{bank['name_zh']} · {bank['name_en']}: "
-            "ingest → clean → route external → quality → dbt → publish → dashboards"
+            "load (ingest + clean) per source system → route external → quality → dbt → publish → dashboards"
         ),
-        doc_md=_doc_md(bank, tables, routed),
+        doc_md=_doc_md(bank, tasks),
         schedule=_schedule(policy.get("schedule", "@daily")),
         start_date=START_DATE,
         catchup=False,
@@ -148,49 +152,31 @@ def build_dag(bank: dict, tables: list[str], routed: set[str] = frozenset()) -> 
         tags=[code, "granary", "bank"],
         default_args=default_args,
     ) as dag:
-        with TaskGroup("ingest"):
-            ingests = {
-                t: GranaryStep(task_id=t, bash_command=_command("ingest", code, "--source", t))
-                for t in tables
-            }
-        with TaskGroup("clean"):
-            cleans = {
-                t: GranaryStep(task_id=t, bash_command=_command("clean", code, "--source", t)) for t in tables
-            }
         # In the shared pool: the bank's own pool may not exist yet (this task makes it).
         provision = GranaryStep(
             task_id="provision", bash_command=f"{GRANARY_BIN} tenant add {code}", pool="default_pool"
         )
-        route = GranaryStep(task_id="route", bash_command=_command("route", code))
-        validate = GranaryStep(task_id="validate", bash_command=_command("validate", code))
-        transform = GranaryStep(task_id="transform", bash_command=_command("transform", code))
-        publish = GranaryStep(
-            task_id="publish", bash_command=_command("publish", code), outlets=[published(code)]
-        )
+        with TaskGroup("load"):
+            steps = {t.task_id: _step(code, t) for t in tasks if t.step == "load"}
+        steps |= {t.task_id: _step(code, t) for t in tasks if t.step != "load"}
         refresh = GranaryStep(
             task_id="refresh",
             bash_command=_command("superset refresh", code),
             on_success_callback=partial(record_run, code=code, state="success"),
         )
-        provision >> [*(ingests[t] for t in tables if t not in routed), route]
-        for t in tables:
-            ingests[t] >> cleans[t] >> validate
-            if t in routed:
-                route >> ingests[t]
-        # Routing matches provider records against the bank's clean customer tokens.
-        if "customer" in cleans:
-            cleans["customer"] >> route
-        if not routed:
-            route >> validate
-        validate >> transform >> publish >> refresh
+        for task in tasks:
+            for upstream in task.upstream:
+                steps[upstream] >> steps[task.task_id]
+            if not task.upstream:
+                provision >> steps[task.task_id]
+        steps[tasks[-1].task_id] >> refresh
     return dag
 
 
-_TABLES = source_tables()
-_ROUTED = external_tables(_TABLES)
+_TASKS = day_tasks()
 # A task's own process parses this file again to find its task: then read and build that bank's
 # DAG only, not all 51 (the dag-processor, which sets no dag_id, still builds every bank's).
 _RUNNING = get_parsing_context().dag_id
 _ONLY = _RUNNING.removeprefix("granary_bank_") if _RUNNING else None
 for _bank in load_banks(only=_ONLY):
-    globals()[f"granary_bank_{_bank['code']}"] = build_dag(_bank, _TABLES, _ROUTED)
+    globals()[f"granary_bank_{_bank['code']}"] = build_dag(_bank, _TASKS)

@@ -1,15 +1,18 @@
-"""What both DAG files share: the banks (`tenants/*.yaml`), the source tables, the step operator.
+"""What both DAG files share: the banks (`tenants/*.yaml`), the day's tasks, the step operator.
 
 No DAG here (listed in .airflowignore); the bank and province DAG files import it. It imports
-only pyyaml and Airflow's SDK, never `granary` (that lives in the core virtualenv).
+only pyyaml and Airflow's SDK, never the `granary` package (that lives in the core virtualenv);
+the day's tasks come from granary/catalog/day.py, loaded by its path (standard library and yaml).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -21,7 +24,7 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 TENANTS_DIR = Path(os.environ.get("GRANARY_TENANTS_DIR", str(REPO / "tenants")))
-SOURCES_DIR = REPO / "granary" / "catalog" / "sources"
+DAY_MODULE = REPO / "granary" / "catalog" / "day.py"
 GRANARY_BIN = os.environ.get("GRANARY_BIN", str(REPO / ".venv" / "bin" / "granary"))
 
 # libyaml's parser when pyyaml has it (its wheels do): every task's process parses its DAG file again.
@@ -81,19 +84,16 @@ def load_banks(only: str | None = None) -> list[dict]:
     return banks
 
 
-def source_tables() -> list[str]:
-    """The source tables, from the contract file names (granary/catalog/sources/<table>.yaml)."""
-    return sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
-
-
-def external_tables(tables: list[str]) -> set[str]:
-    """The tables routed from external providers: contracts with top-level `origin: external`."""
-    routed = set()
-    for table in tables:
-        contract = _load(SOURCES_DIR / f"{table}.yaml") or {}
-        if contract.get("origin") == "external":
-            routed.add(table)
-    return routed
+def day_tasks() -> list:
+    """The bank's day as tasks (granary.catalog.day.DayTask: task_id, step, tables, upstream), from
+    granary/catalog/day.yaml by the code `granary run` uses."""
+    name = "granary_catalog_day"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, DAY_MODULE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before it runs: its dataclass looks itself up there
+        spec.loader.exec_module(module)
+    return sys.modules[name].day_tasks()
 
 
 def published(code: str) -> Asset:

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from granary.alerts.channels import CHANNELS, Alert
 from granary.alerts.settings import alert_settings, deadline
+from granary.catalog.day import system_titles
 from granary.core.config import settings
 from granary.core.postgres import admin_connect, province_database
 from granary.core.tenants import Contacts, Tenant
@@ -43,7 +44,8 @@ create table if not exists ops.alert (
 PROVINCE = "_province"  # the digest's "bank": never a bank code (codes start with a letter)
 
 STEP_ZH = {
-    "provision": "开户准备", "ingest": "数据接入", "clean": "数据清洗", "route": "外部数据路由",
+    "provision": "开户准备", "load": "数据接入与清洗", "ingest": "数据接入", "clean": "数据清洗",
+    "route": "外部数据路由",
     "validate": "数据质量校验", "transform": "指标与标签加工", "publish": "发布到服务库",
     "refresh": "看板预热",
 }  # fmt: skip
@@ -51,8 +53,10 @@ EXIT_ZH = {2: "配置错误，未重试", 3: "数据错误，未重试"}
 
 
 def task_zh(task: str) -> str:
-    step, _, table = task.partition(".")
-    return f"{STEP_ZH.get(step, step)} {table}".strip()
+    """A task's name as the bank reads it: `load.core_banking` -> 数据接入与清洗 核心业务系统."""
+    step, _, part = task.partition(".")
+    part = system_titles().get(part, {}).get("zh", part) if step == "load" else part
+    return f"{STEP_ZH.get(step, step)} {part}".strip()
 
 
 def log_link(dag_id: str, run_id: str, task: str) -> str:

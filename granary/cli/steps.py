@@ -55,6 +55,28 @@ def generate(
 
 
 @app.command()
+def load(
+    tenant: TenantOpt,
+    date_: DateOpt,
+    system: Annotated[
+        str | None,
+        typer.Option("--system", help="a source system (core_banking, …): its tables; see `granary catalog`"),
+    ] = None,
+    source: SourceOpt = None,
+) -> None:
+    """Ingest, then clean, one bank's day of a source system's tables (or of --source tables, or of
+    all its own extracts): what each Airflow `load.<system>` task runs."""
+    from granary.catalog.day import systems
+
+    if system is not None:
+        known = {**systems("bank"), **systems("external")}
+        if system not in known:
+            fail(ValueError(f"unknown source system '{system}'; systems are {', '.join(known)}"), 2)
+        source = [*known[system], *(source or [])]
+    step("load", tenant, date_, source)
+
+
+@app.command()
 def ingest(tenant: TenantOpt, date_: DateOpt, source: SourceOpt = None) -> None:
     """Spark: landing CSV -> the ODS lake table (typed, lineage columns), one day of one bank."""
     step("ingest", tenant, date_, source)

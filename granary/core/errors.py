@@ -15,3 +15,11 @@ class EngineError(GranaryError):
 
 class QualityGateError(DataError):
     """A Great Expectations suite failed for a bank; the bank's day stops here."""
+
+
+class TableFailures(DataError):
+    """Some tables of a step failed on their data (each message names its table); the others passed."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        super().__init__("\n".join(failures.values()))
+        self.tables = list(failures)

@@ -17,7 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from granary.catalog.sources import SourceContract
 from granary.core.config import settings
-from granary.core.errors import DataError, EngineError
+from granary.core.errors import DataError, EngineError, TableFailures
 
 
 def host_port() -> tuple[str, int]:
@@ -107,9 +107,10 @@ def run_per_table(
 ) -> None:
     """Run one job step over a bank's tables, a progress line each (stderr, so stdout stays clean).
 
-    A DataError on one table does not stop the others; all of them are raised together at the end.
+    A DataError on one table does not stop the others; all of them are raised together at the end
+    (TableFailures, which names the tables).
     """
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         tasks = {
@@ -122,7 +123,7 @@ def run_per_table(
             try:
                 result = run(source)
             except DataError as exc:
-                failures.append(str(exc))
+                failures[source.table] = str(exc)
                 gist = str(exc).splitlines()[0][:100]
                 progress.update(
                     task, completed=1, description=f"[red]✗[/] {verb} {tenant_code} {source.table}: {gist}"
@@ -134,4 +135,4 @@ def run_per_table(
                 description=f"[green]✓[/] {verb} {tenant_code} {source.table}: {summary(result)}",
             )
     if failures:
-        raise DataError("\n".join(failures))
+        raise TableFailures(failures)
