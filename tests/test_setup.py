@@ -25,7 +25,7 @@ def _watched(conn: psycopg.Connection) -> dict[str, float]:
     files = [
         Path(hba),
         Path(data) / "postgresql.auto.conf",
-        *REPO_ROOT.glob(".venv*/.synced"),
+        *REPO_ROOT.glob(".venv*/.compiled"),
         *REPO_ROOT.glob(".jars/*/.fetched"),
         *REPO_ROOT.glob(".jars/*/*.jar"),
     ]
