@@ -279,9 +279,24 @@ def load(tenant: str, layer: str, table: str):  # -> pyiceberg.table.Table | Non
 
 
 def day_filter(layer: str, days: Iterable[date]):
-    from pyiceberg.expressions import In
+    """pyiceberg's row filter for the given days: a range when they are consecutive. pyiceberg
+    tests an In of hundreds of dates against every manifest entry: planning a year's history
+    tables with one cost 13x the range's (3.3 against 0.25 CPU-s over 91 days)."""
+    from pyiceberg.expressions import EqualTo, In
 
-    return In(day_column(layer), {d.isoformat() for d in days})
+    wanted = sorted(set(days))
+    if len(wanted) == 1:  # what an overwrite of the day matches whole files by
+        return EqualTo(day_column(layer), wanted[0].isoformat())
+    if wanted and (wanted[-1] - wanted[0]).days == len(wanted) - 1:
+        return day_range(layer, wanted[0], wanted[-1])
+    return In(day_column(layer), {d.isoformat() for d in wanted})
+
+
+def day_range(layer: str, first: date, last: date):
+    from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
+
+    column = day_column(layer)
+    return And(GreaterThanOrEqual(column, first.isoformat()), LessThanOrEqual(column, last.isoformat()))
 
 
 def day_files(tenant: str, layer: str, table: str, days: Iterable[date]) -> list[tuple[date, str]]:
@@ -340,14 +355,21 @@ def layer_tables(tenant: str, layer: str, names: Sequence[str] | None = None) ->
 
 
 def _files(iceberg_table, layer: str, days: list[date]) -> list[tuple[date, str]]:
-    found = []
-    for task in iceberg_table.scan(row_filter=day_filter(layer, days)).plan_files() if days else []:
+    """The data files of the days: planned over the range from the first day to the last (see
+    day_filter), the days between that were not asked for left out here."""
+    if not days:
+        return []
+    wanted, found = set(days), []
+    for task in iceberg_table.scan(row_filter=day_range(layer, min(days), max(days))).plan_files():
+        day = EPOCH + timedelta(days=task.file.partition[0])
+        if day not in wanted:
+            continue
         if task.delete_files:
             raise DataError(
                 f"lake table {iceberg_table.name()} has delete files for {task.file.file_path}; rewrite "
                 "its data files before reading it file by file"
             )
-        found.append((EPOCH + timedelta(days=task.file.partition[0]), local_path(task.file.file_path)))
+        found.append((day, local_path(task.file.file_path)))
     return sorted(found)
 
 
