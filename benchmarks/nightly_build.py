@@ -19,7 +19,12 @@ catalog (a scratch GRANARY_LAKE_CATALOG) and, while it needs one, Spark Connect 
   holds N days, and the snapshots and manifests grow as nightly commits grow them (the values are
   D's). ODS and quarantine, which a build does not read, hold D only. FILL_THREADS tables are
   committed side by side (each by one thread, in day order): the tables end as night-by-night
-  commits leave them, in about half the time (a year's lake is ~12,000 commits).
+  commits leave them, in about half the time (a year's lake is ~12,000 commits). As the daily
+  housekeeping DAG keeps an installation's tables, each table's snapshots older than the
+  installation's retention (GRANARY_LAKE_SNAPSHOT_RETENTION_DAYS, 7 nights) are expired, a week at
+  a time: every table holds one to two weeks of nights' snapshots, never a year of them (a commit's
+  cost grows with the snapshots its metadata holds: pyiceberg deep-copies them per update; a history
+  commit took 2.5 CPU-s against 366 kept snapshots).
 - parquet (unless --no-parquet): PARQUET_COMMIT's code (benchmarks/ingest_clean.py: a git worktree
   at --parquet-tree, added if missing, run with PYTHONPATH pointing at it) generates, ingests,
   cleans, routes and builds the same day D on its own Parquet lake with its own Spark server: the
@@ -60,6 +65,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -148,6 +154,7 @@ def external_sources(side: Side) -> list[str]:
 def fill_lake(base: Side, lake: Side, tenant: str, day: date, days: int) -> dict:
     """Make `lake` hold `days` days ending at D from base's day D, one commit per table and day,
     oldest day first (see the module's doc); the commits made, by writer."""
+    from granary.core.config import settings
     from granary.lake import tables
     from granary.lake.iceberg import catalog, warehouse
 
@@ -175,7 +182,7 @@ def fill_lake(base: Side, lake: Side, tenant: str, day: date, days: int) -> dict
 
     lake.start_spark()  # creates the lake's catalog
     # commits by writer, and the seconds they took (added over the threads: more than the wall)
-    commits = {"spark": 0, "spark_s": 0.0, "pyiceberg": 0, "pyiceberg_s": 0.0}
+    commits = {"spark": 0, "spark_s": 0.0, "pyiceberg": 0, "pyiceberg_s": 0.0, "expired_snapshots": 0}
     try:
         with _in_process(lake):
             from granary.pipeline.spark import close_client_session, get_session
@@ -213,15 +220,32 @@ def fill_lake(base: Side, lake: Side, tenant: str, day: date, days: int) -> dict
             done = {"commits": 0}
             started = time.perf_counter()
 
+            retention = settings().lake_snapshot_retention_days
+
+            def snapshot_ids(name: str) -> set[int]:
+                return {s.snapshot_id for s in catalog().load_table(f"{tenant}.{name}").metadata.snapshots}
+
             def commit_days(name: str, written: list[date]) -> None:
                 layer, table = tables.split_name(name)
                 writer = "spark" if name in frames else "pyiceberg"
+                nights: deque[set[int]] = deque()  # the snapshots each night made, newest last
                 for d in written:
                     took = time.perf_counter()
+                    before = snapshot_ids(name)
                     if name in frames:
                         tables.write_day(frames[name], tenant, layer, table, d)
                     else:
                         tables.write_day_arrow(source[name][3], tenant, layer, table, d)
+                    nights.append(snapshot_ids(name) - before)
+                    if len(nights) > 2 * retention:
+                        # The daily housekeeping DAG's expiry, a week at a time: the table keeps
+                        # between one and two retentions of nights' snapshots.
+                        old = [i for _ in range(len(nights) - retention) for i in nights.popleft()]
+                        catalog().load_table(f"{tenant}.{name}").maintenance.expire_snapshots().by_ids(
+                            old
+                        ).commit()
+                        with lock:
+                            commits["expired_snapshots"] += len(old)
                     with lock:
                         commits[writer] += 1
                         commits[f"{writer}_s"] += time.perf_counter() - took
