@@ -22,4 +22,5 @@ class TableFailures(DataError):
 
     def __init__(self, failures: dict[str, str]) -> None:
         super().__init__("\n".join(failures.values()))
+        self.failures = dict(failures)
         self.tables = list(failures)

@@ -43,8 +43,11 @@ def load(tenant: Tenant, dt: date, sources: Sequence[str] | None) -> None:
     try:
         ingest(tenant, dt, tables)
     except TableFailures as failed:
-        if passed := [t for t in tables if t not in failed.tables]:
-            clean(tenant, dt, passed)
+        try:
+            if passed := [t for t in tables if t not in failed.tables]:
+                clean(tenant, dt, passed)
+        except TableFailures as also:  # both steps' failures, each naming its table
+            raise TableFailures({**failed.failures, **also.failures}) from failed
         raise
     clean(tenant, dt, tables)
 
